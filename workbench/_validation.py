@@ -1,0 +1,132 @@
+"""Turn pydantic validation errors into located, human problems.
+
+Pydantic reports *every* problem of a document in one pass, each with a location path;
+we map each path to its YAML line and rewrite the messages users see most often
+(unknown key, missing key, wrong type) into plain words with the allowed keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+import pydantic
+
+from workbench._yaml import Loc, Located
+from workbench.errors import Problem
+
+
+def format_loc(loc: Loc) -> str:
+    """``("cases", 3, "id")`` → ``cases[3].id``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _allowed_keys(model: type[pydantic.BaseModel] | None, loc: Loc) -> list[str] | None:
+    """The keys the model accepts at ``loc`` (for 'unknown key' hints)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+            field = _find_field(current, part)
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return None
+
+
+def _find_field(model: type[pydantic.BaseModel], key: str) -> Any:
+    for name, field in model.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional / list / dict / Annotated / unions down to one model class if there is one."""
+    for _ in range(6):
+        origin = typing.get_origin(annotation)
+        if origin is None:
+            return annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin is typing.Annotated:
+            annotation = args[0]
+        elif origin in (list, tuple, set, frozenset):
+            annotation = args[0] if args else Any
+        elif origin is dict:
+            annotation = args[1] if len(args) > 1 else Any
+        elif origin in (typing.Union, types.UnionType):
+            models = [
+                a for a in args if isinstance(a, type) and issubclass(a, pydantic.BaseModel)
+            ]
+            annotation = models[0] if models else (args[0] if args else Any)
+        else:
+            return annotation
+    return annotation
+
+
+def problems_from_error(
+    error: pydantic.ValidationError,
+    doc: Located,
+    model: type[pydantic.BaseModel] | None = None,
+    prefix: Loc = (),
+) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, located in ``doc``."""
+    problems: list[Problem] = []
+    for err in error.errors(include_url=False):
+        loc: Loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+        kind = err["type"]
+        where = format_loc(loc)
+        hint = None
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            allowed = _allowed_keys(model, loc[len(prefix):-1]) if model else None
+            message = f"unknown key '{key}'"
+            if where.count(".") or "[" in where:
+                message = f"{format_loc(loc[:-1])}: unknown key '{key}'"
+            if allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = (f"did you mean '{close[0]}'? " if close else "") + (
+                    "allowed keys: " + ", ".join(allowed)
+                )
+        elif kind == "missing":
+            message = f"{where}: required key is missing"
+            hint = f"add '{loc[-1]}'"
+        elif kind in ("value_error", "assertion_error"):
+            text = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            message = f"{where}: {text}" if where else text
+        else:
+            got = err.get("input")
+            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            message = f"{where}: {err['msg'].lower()} (got {shown})"
+            if isinstance(got, bool) and kind == "string_type":
+                hint = "YAML reads yes/no/on/off as true/false: put the value in quotes"
+        problems.append(doc.problem(loc, message, hint))
+    return problems
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic inserts union member names (``str``, ``ModelSpec``, ``list[str]``) in paths."""
+    if not isinstance(part, str):
+        return False
+    if part.startswith("@"):  # our own discriminator tags
+        return True
+    return part in {"str", "int", "float", "bool", "dict", "list"} or "[" in part or (
+        part[:1].isupper() and part.isidentifier()
+    )
