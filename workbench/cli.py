@@ -1,0 +1,237 @@
+"""The ``workbench`` command: a thin shell over the library.
+
+Exit codes: 0 all good, 1 a threshold or assertion failed, 2 bad input or configuration
+(one clear message, never a traceback). Heavy imports (litellm, Textual) happen inside
+the commands that need them so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from workbench import __version__
+from workbench.errors import InputError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep the message to one line + hint."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"workbench: {message} (see '{self.prog} --help')\n")
+
+
+def _project(args: argparse.Namespace) -> Path:
+    return Path(args.project).resolve()
+
+
+def _library(args: argparse.Namespace):
+    from workbench.templates import PromptLibrary
+
+    return PromptLibrary(_project(args) / "prompts")
+
+
+# -- prompts -------------------------------------------------------------------------
+
+
+def cmd_prompts_list(args: argparse.Namespace) -> int:
+    library = _library(args)
+    names = library.names()
+    if not names:
+        print(f"no prompts in {library.root}")
+        return EXIT_OK
+    width = max(len(n) for n in names)
+    for name in names:
+        versions = library.versions(name)
+        labels = library.labels(name)
+        latest = library.load(name, versions[-1])
+        label_text = ", ".join(f"{k}→v{v}" for k, v in sorted(labels.items()))
+        print(
+            f"{name:<{width}}  {latest.spec.kind:<9}  v{versions[-1]:<3} "
+            f"({len(versions)} version{'s' if len(versions) != 1 else ''})"
+            + (f"  [{label_text}]" if label_text else "")
+        )
+    return EXIT_OK
+
+
+def cmd_prompts_show(args: argparse.Namespace) -> int:
+    import json
+
+    library = _library(args)
+    prompt = library.resolve(args.ref)
+    if args.vars is None:
+        print(f"# {prompt.ref}  ({prompt.path})  sha256:{prompt.hash[:12]}")
+        print(prompt.text, end="" if prompt.text.endswith("\n") else "\n")
+        return EXIT_OK
+    try:
+        variables = json.loads(args.vars)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"--vars is not valid JSON: {exc.msg} (e.g. --vars '{{\"x\": 1}}')"
+        ) from None
+    if not isinstance(variables, dict):
+        raise InputError("--vars must be a JSON object, e.g. --vars '{\"ticket\": \"...\"}'")
+    outputs: dict[str, str] = {}
+    for index in range(prompt.step_count()):
+        step = prompt.render_step(index, variables, outputs)
+        if prompt.step_count() > 1:
+            print(f"## step {index + 1}: {step.output}")
+        for message in step.messages:
+            print(f"[{message['role']}]\n{message['content']}\n")
+        outputs[step.output] = f"<output of step '{step.output}'>"
+    return EXIT_OK
+
+
+def cmd_prompts_diff(args: argparse.Namespace) -> int:
+    library = _library(args)
+    left = library.resolve(args.a)
+    right = library.resolve(args.b) if "@" in args.b or not args.b.isdigit() else None
+    if right is None:
+        right = library.resolve(f"{left.name}@{args.b}")
+    if left.name != right.name:
+        import difflib
+
+        text = "".join(
+            difflib.unified_diff(
+                left.text.splitlines(keepends=True),
+                right.text.splitlines(keepends=True),
+                fromfile=f"{left.name}/v{left.version}.yaml",
+                tofile=f"{right.name}/v{right.version}.yaml",
+            )
+        )
+    else:
+        text = library.diff(left.name, left.version, right.version)
+    print(text or f"{left.ref} and {right.ref} are identical", end="" if text else "\n")
+    return EXIT_OK
+
+
+def cmd_prompts_save(args: argparse.Namespace) -> int:
+    library = _library(args)
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{args.file}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{args.file}: cannot read ({exc})") from None
+    prompt = library.save(args.name, text, None if args.file == "-" else Path(args.file))
+    print(f"saved {prompt.ref} → {prompt.path}")
+    if args.label:
+        library.set_label(args.name, args.label, prompt.version)
+        print(f"labelled {args.label} → v{prompt.version}")
+    return EXIT_OK
+
+
+def cmd_prompts_label(args: argparse.Namespace) -> int:
+    library = _library(args)
+    prompt = library.resolve(f"{args.name}@{args.version}")
+    library.set_label(args.name, args.label, prompt.version)
+    print(f"{args.name}@{args.label} → v{prompt.version}")
+    return EXIT_OK
+
+
+# -- suites --------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from workbench.suites import load_suite, summary_line
+
+    suite = load_suite(Path(args.suite))
+    print(summary_line(suite))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.run_command import run_from_cli
+
+    return run_from_cli(args)
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="workbench",
+        description="Version prompts, run suites through litellm, measure how much output varies.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument(
+        "--project", default=".", help="project folder holding prompts/ and suites/ (default: .)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a suite headless and write reports")
+    run.add_argument("suite", help="path to a suite YAML file")
+    run.add_argument("--prompt", action="append", metavar="REF",
+                     help="variant(s) to run instead of the suite's (repeatable)")
+    run.add_argument("--model", action="append", metavar="M",
+                     help="model(s) to run instead of the suite's (repeatable)")
+    run.add_argument("--reruns", type=int, metavar="N", help="reruns per case")
+    run.add_argument("--concurrency", type=int, metavar="C", help="requests in flight at once")
+    run.add_argument("--resume", metavar="RUN", help="finish the missing cells of a stored run")
+    run.add_argument("--json", metavar="F", help="write the JSON report here")
+    run.add_argument("--junit", metavar="F", help="write JUnit XML here")
+    run.add_argument("--md", metavar="F", help="write a Markdown summary here")
+    run.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a suite and everything it refers to")
+    validate.add_argument("suite")
+    validate.set_defaults(func=cmd_validate)
+
+    prompts = sub.add_parser("prompts", help="the prompt library: list, show, diff, save, label")
+    psub = prompts.add_subparsers(dest="prompts_command", metavar="ACTION", parser_class=_Parser,
+                                  required=True)
+    p = psub.add_parser("list", help="prompts with their versions and labels")
+    p.set_defaults(func=cmd_prompts_list)
+    p = psub.add_parser("show", help="a version's file, or its rendered messages with --vars")
+    p.add_argument("ref", help="name, name@3 or name@label")
+    p.add_argument("--vars", metavar="JSON", help="render with these variables")
+    p.set_defaults(func=cmd_prompts_show)
+    p = psub.add_parser("diff", help="unified diff of two versions")
+    p.add_argument("a", help="name@N (or name@label)")
+    p.add_argument("b", help="N, label, or another name@N")
+    p.set_defaults(func=cmd_prompts_diff)
+    p = psub.add_parser("save", help="save a file as the prompt's next version")
+    p.add_argument("name")
+    p.add_argument("file", help="YAML file with the new version ('-' for stdin)")
+    p.add_argument("--label", help="also point this label at the new version")
+    p.set_defaults(func=cmd_prompts_save)
+    p = psub.add_parser("label", help="point a label at a version")
+    p.add_argument("name")
+    p.add_argument("label")
+    p.add_argument("version", help="version number")
+    p.set_defaults(func=cmd_prompts_label)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return func(args)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
