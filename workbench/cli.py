@@ -62,6 +62,8 @@ def cmd_prompts_show(args: argparse.Namespace) -> int:
     import json
 
     library = _library(args)
+    if args.stored:
+        return _show_stored(args)
     prompt = library.resolve(args.ref)
     if args.vars is None:
         print(f"# {prompt.ref}  ({prompt.path})  sha256:{prompt.hash[:12]}")
@@ -83,6 +85,25 @@ def cmd_prompts_show(args: argparse.Namespace) -> int:
         for message in step.messages:
             print(f"[{message['role']}]\n{message['content']}\n")
         outputs[step.output] = f"<output of step '{step.output}'>"
+    return EXIT_OK
+
+
+def _show_stored(args: argparse.Namespace) -> int:
+    """The text a stored run used, even if the file was edited by hand since."""
+    from workbench.store import Store, default_db_path
+    from workbench.templates import Ref
+
+    try:
+        ref = Ref.parse(args.ref)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if ref.selector is None or not ref.selector.isdigit():
+        raise InputError("--stored needs a version number, e.g. ticket-classifier@2")
+    with Store(default_db_path(_project(args))) as store:
+        text = store.stored_prompt_text(ref.name, int(ref.selector))
+    if text is None:
+        raise InputError(f"no stored run used {ref.name}@{ref.selector}")
+    print(text, end="" if text.endswith("\n") else "\n")
     return EXIT_OK
 
 
@@ -153,6 +174,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_from_cli(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.reports import render_summary
+    from workbench.results import load_results
+    from workbench.run_command import open_store, write_reports
+
+    with open_store(args) as store:
+        results = load_results(store, args.run)
+    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md)
+    print(render_summary(results, color=sys.stdout.isatty()), end="")
+    return EXIT_OK if results.ok else EXIT_FAILED
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from workbench.reports import render_comparisons
+    from workbench.results import compare_runs, load_results
+    from workbench.run_command import open_store
+
+    with open_store(args) as store:
+        a = load_results(store, args.run_a)
+        b = load_results(store, args.run_b)
+    print(render_comparisons(compare_runs(a, b), color=sys.stdout.isatty()), end="")
+    return EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -183,6 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
 
+    report = sub.add_parser("report", help="summarise a stored run and (re)write its reports")
+    report.add_argument("run", help="run id (or a unique part of it)")
+    report.add_argument("--json", metavar="F")
+    report.add_argument("--junit", metavar="F")
+    report.add_argument("--md", metavar="F")
+    report.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="paired comparison of two stored runs")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    compare.set_defaults(func=cmd_compare)
+
     validate = sub.add_parser("validate", help="check a suite and everything it refers to")
     validate.add_argument("suite")
     validate.set_defaults(func=cmd_validate)
@@ -195,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = psub.add_parser("show", help="a version's file, or its rendered messages with --vars")
     p.add_argument("ref", help="name, name@3 or name@label")
     p.add_argument("--vars", metavar="JSON", help="render with these variables")
+    p.add_argument("--stored", action="store_true",
+                   help="print the text stored with the runs that used this version")
     p.set_defaults(func=cmd_prompts_show)
     p = psub.add_parser("diff", help="unified diff of two versions")
     p.add_argument("a", help="name@N (or name@label)")
