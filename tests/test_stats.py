@@ -444,7 +444,8 @@ def test_group_clustered_se_three_cases() -> None:
 def test_group_se_single_case_and_clipping() -> None:
     g = group_stats({"only": pf(2, 4)})
     assert g.se == 0.0
-    assert g.ci == (0.5, 0.5)
+    # One case: no between-case spread to measure, so the pooled Wilson interval of 2/4.
+    assert g.ci == pytest.approx(wilson_interval(2, 4))
     # rates 1, 1, 0: mean 2/3, SE = .57735/√3 = .3333; CI would exceed 1 → clipped
     g = group_stats({"a": pf(4, 4), "b": pf(4, 4), "c": pf(0, 4)})
     assert g.ci[1] == 1.0
@@ -615,3 +616,12 @@ def test_compare_shared_ids_and_not_enough() -> None:
     assert none.n_shared == 0
     assert none.pass_rate.mean_diff is None
     assert none.consistency.verdict == VERDICT_NOT_ENOUGH
+
+
+def test_group_ci_falls_back_to_pooled_wilson_when_clustered_se_is_zero():
+    # Two cases, both 3/3: clustered SE = 0; pooled Wilson over 6/6 reruns instead.
+    r = Rerun(passed=True, raw="x", answer="x")
+    g = group_stats({"a": [r, r, r], "b": [r, r, r]})
+    assert g.se == 0.0
+    assert g.ci == pytest.approx(wilson_interval(6, 6))
+    assert g.ci[0] < 1.0

@@ -78,3 +78,13 @@ def test_same_version_listed_twice_is_refused(tmp_path):
     path = _project(tmp_path, "name: s\nprompts: [p, p@2]\ncases:\n  - id: a\n    vars: {q: x}\n")
     with pytest.raises(InputError, match="'p@2' is the same version as 'p'"):
         load_suite(path)
+
+
+def test_without_models_each_variant_runs_on_its_own_model(tmp_path):
+    path = _project(tmp_path, "name: s\nprompts: [p@1, p@2]\ncases:\n  - id: a\n    vars: {q: x}\n")
+    v2 = tmp_path / "prompts" / "p" / "v2.yaml"
+    v2.write_text("model: openai/gpt-x\n" + v2.read_text())
+    suite = load_suite(path)
+    assert [(v.ref, m.name) for v, m in suite.pairs] == [
+        ("p@1", "local/smollm2"), ("p@2", "openai/gpt-x")]
+    assert suite.call_count(reruns=3) == 2 * 1 * 3

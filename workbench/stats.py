@@ -479,7 +479,15 @@ def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
     rates = [cs.pass_rate for cs in stats]
     mean_rate = _mean(rates)
     se = statistics.stdev(rates) / math.sqrt(n_cases) if n_cases > 1 else 0.0
-    ci = (max(0.0, mean_rate - Z95 * se), min(1.0, mean_rate + Z95 * se))
+    if se > 0:
+        ci = (max(0.0, mean_rate - Z95 * se), min(1.0, mean_rate + Z95 * se))
+    else:
+        # One case, or every case at the same rate (e.g. all 5/5): the clustered SE is 0,
+        # but "100% (100%-100%)" overstates certainty. Fall back to a Wilson interval over
+        # all reruns pooled, which still reflects how many observations there were.
+        passes = sum(cs.passes for cs in stats)
+        total = sum(cs.n for cs in stats)
+        ci = wilson_interval(passes, total)
 
     unstable = sorted(
         (cs for cs in stats if cs.unstable), key=lambda cs: (abs(cs.pass_rate - 0.5), cs.case_id)

@@ -122,8 +122,9 @@ class SuiteSpec(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     prompts: list[str] = Field(min_length=1)
-    models: list[ModelSpec] = Field(
-        default_factory=lambda: [ModelSpec(name=DEFAULT_MODEL)], min_length=1
+    models: list[ModelSpec] | None = Field(
+        default=None, min_length=1,
+        description="default: each variant's own `model`, else local/smollm2",
     )
     reruns: int = Field(default=5, ge=1, le=1000)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -163,7 +164,11 @@ class Suite:
     variants: list[PromptVersion]
     models: list[ModelSpec]
     cases: list[Case]
-    problems: list[Problem] = field(default_factory=list)
+    pairs: list[tuple[PromptVersion, ModelSpec]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.pairs:
+            self.pairs = [(v, m) for v in self.variants for m in self.models]
 
     @property
     def name(self) -> str:
@@ -176,8 +181,8 @@ class Suite:
     def call_count(self, reruns: int | None = None) -> int:
         """Cells in the run matrix; chains make one call per step."""
         n = reruns or self.spec.reruns
-        steps = sum(v.step_count() for v in self.variants)
-        return steps * len(self.models) * len(self.cases) * n
+        steps = sum(v.step_count() for v, _ in self.pairs)
+        return steps * len(self.cases) * n
 
 
 def find_project_root(start: Path) -> Path:
@@ -214,7 +219,14 @@ def load_suite(
     problems: list[Problem] = []
 
     variants = _resolve_variants(prompts or spec.prompts, doc, library, problems, prompts is None)
-    model_specs = _models(models or spec.models, doc, problems, models is None)
+    pairs: list[tuple[PromptVersion, ModelSpec]] = []
+    if models or spec.models:
+        model_specs = _models(models or spec.models or [], doc, problems, models is None)
+    else:
+        # No models named: each variant runs on the model its prompt was written for.
+        own = [ModelSpec(name=v.spec.model or DEFAULT_MODEL) for v in variants]
+        model_specs = list({m.name: m for m in own}.values())
+        pairs = list(zip(variants, own, strict=True))
     cases = _cases(spec, doc, path, problems)
 
     for i, assertion in enumerate(spec.defaults.assertions):
@@ -225,7 +237,7 @@ def load_suite(
         problems.extend(_check_rendering(variants, cases))
     if problems:
         raise InputError(problems)
-    return Suite(spec, path, variants, model_specs, cases)
+    return Suite(spec, path, variants, model_specs, cases, pairs)
 
 
 def _resolve_variants(
@@ -466,9 +478,8 @@ def _check_rendering(variants: list[PromptVersion], cases: list[Case]) -> list[P
 def summary_line(suite: Suite, reruns: int | None = None) -> str:
     n = reruns or suite.spec.reruns
     return (
-        f"{display_path(suite.path)}: OK — {len(suite.variants)} variant(s) × "
-        f"{len(suite.models)} model(s) × {len(suite.cases)} case(s) × {n} rerun(s) = "
-        f"{suite.call_count(n)} call(s)"
+        f"{display_path(suite.path)}: OK — {len(suite.pairs)} variant × model pair(s) × "
+        f"{len(suite.cases)} case(s) × {n} rerun(s) = {suite.call_count(n)} call(s)"
     )
 
 

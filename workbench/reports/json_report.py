@@ -1,0 +1,152 @@
+"""The versioned JSON report: everything a run measured, for machines.
+
+The schema is named and versioned (``"schema": "workbench.run/1"``) so dashboards and scripts
+can rely on it: fields are only ever added within a major version; renaming or removing one
+bumps the version. Unlike promptfoo's flat result rows, reruns are nested under their case,
+because the case (not the single call) is the unit the variance statistics are about.
+Every field is documented in ``docs/json-schema.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench import __version__
+from workbench.reports._common import atomic_write_text, iso_utc
+from workbench.results import CaseResult, GroupResult, RunResults
+from workbench.stats import GroupStats
+from workbench.store import CellRecord
+
+SCHEMA = "workbench.run/1"
+
+
+def _clean(obj: Any) -> Any:
+    """Make stored values strict JSON: non-finite floats → None, tuples → lists.
+
+    Why: ``json.dumps`` would otherwise emit ``NaN``/``Infinity``, which most JSON parsers
+    (JavaScript, jq, Go) reject.
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _summary(stats: GroupStats) -> dict[str, Any]:
+    """Group statistics without the per-case dict (each case carries its own stats)."""
+    d = stats.to_dict()
+    d.pop("cases", None)
+    return d
+
+
+def _rerun(cell: CellRecord) -> dict[str, Any]:
+    return {
+        "rerun": cell.rerun,
+        "seed": cell.seed,
+        "status": cell.status,
+        "output": cell.output,
+        "answer": cell.answer,
+        "parse_ok": cell.parse_ok,
+        "passed": cell.passed,
+        "assertions": cell.assertions,
+        "latency_ms": cell.latency_ms,
+        "prompt_tokens": cell.prompt_tokens,
+        "completion_tokens": cell.completion_tokens,
+        "cost": cell.cost,
+        "error": cell.error,
+        "attempts": cell.attempts,
+        "steps": cell.steps,
+    }
+
+
+def _case(case: CaseResult) -> dict[str, Any]:
+    return {
+        "id": case.case_id,
+        "vars": case.vars,
+        "expected": case.expected,
+        "stats": case.stats.to_dict(),
+        "reruns": [_rerun(cell) for cell in case.cells],
+    }
+
+
+def _group(group: GroupResult) -> dict[str, Any]:
+    return {
+        "variant": group.variant,
+        "model": group.model,
+        "summary": _summary(group.stats),
+        "thresholds": [check.to_dict() for check in group.checks],
+        "thresholds_met": group.passed,
+        "errors": group.errors,
+        "cost": group.cost,
+        "tokens": {
+            "prompt": group.prompt_tokens,
+            "completion": group.completion_tokens,
+            "total": group.prompt_tokens + group.completion_tokens,
+        },
+        "per_step": {name: _summary(stats) for name, stats in group.step_stats.items()},
+        "cases": [_case(case) for case in group.cases],
+    }
+
+
+def build_json(results: RunResults) -> dict[str, Any]:
+    """The report as plain JSON-ready data (strict: no NaN, only lists and dicts)."""
+    run, plan = results.run, results.plan
+    report = {
+        "schema": SCHEMA,
+        "generator": {"name": "prompt-workbench", "version": __version__},
+        "run": {
+            "id": run.id,
+            "suite": run.suite,
+            "suite_path": run.suite_path,
+            "status": run.status,
+            "created": iso_utc(run.created),
+            "finished": iso_utc(run.finished),
+            "reruns": plan.reruns,
+            "total_cells": plan.total_cells,
+            "missing": results.missing,
+            "variants": [
+                {"ref": v.ref, "name": v.name, "version": v.version, "hash": v.hash,
+                 "path": v.path}
+                for v in plan.variants
+            ],
+            # api_key_env is left out on purpose: reports get shared, setup details need not be.
+            "models": [
+                {"name": m.get("name"), "api_base": m.get("api_base"),
+                 "params": m.get("params", {})}
+                for m in plan.models
+            ],
+            "settings": {
+                "params": plan.params,
+                "seed": plan.seed,
+                "concurrency": plan.concurrency,
+                "timeout": plan.timeout,
+                "max_attempts": plan.max_attempts,
+                "judge": plan.judge,
+                "thresholds": plan.thresholds,
+            },
+        },
+        "ok": results.ok,
+        "groups": [_group(g) for g in results.groups],
+        "comparisons": [
+            {"a": a, "b": b, **comparison.to_dict()} for a, b, comparison in results.comparisons
+        ],
+    }
+    return _clean(report)
+
+
+def dumps(results: RunResults) -> str:
+    """The report as JSON text (UTF-8 friendly, indent 2, trailing newline)."""
+    return json.dumps(build_json(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(results: RunResults, path: str | os.PathLike[str]) -> Path:
+    """Write the JSON report atomically; returns the path written."""
+    return atomic_write_text(path, dumps(results))
