@@ -1,0 +1,1 @@
+"""Model access: the litellm gateway, retries and the embedded local provider."""
