@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 from workbench._progress import ProgressDisplay
-from workbench.errors import InputError
+from workbench.errors import InputError, Problem
 from workbench.results import RunResults, load_results
 from workbench.runner import Plan, Progress, Runner, load_plan_variants, make_plan, start_run
 from workbench.store import Store, default_db_path
 from workbench.suites import find_project_root, load_suite
-from workbench.templates import PromptLibrary
+from workbench.templates import PromptLibrary, PromptVersion
 
 
 def open_store(args: argparse.Namespace) -> Store:
@@ -35,16 +36,50 @@ def run_from_cli(args: argparse.Namespace) -> int:
                 plan.concurrency = args.concurrency
             library = PromptLibrary(find_project_root(suite_path.resolve().parent) / "prompts")
             variants = load_plan_variants(plan, library, store)
+            check_local_models(plan, variants)
+            check_api_keys(plan)
             run_id = info.id
             store.set_status(run_id, "running")
         else:
             suite = load_suite(suite_path, prompts=args.prompt, models=args.model)
             plan = make_plan(suite, reruns=args.reruns, concurrency=args.concurrency)
             variants = {v.ref: v for v in suite.variants}
+            check_local_models(plan, variants)
+            check_api_keys(plan)
             run_id = start_run(suite, store, plan)
         return _execute(args, store, plan, variants, run_id)
     finally:
         store.close()
+
+
+def check_api_keys(plan: Plan) -> None:
+    """Refuse before any cell runs if a model's ``api_key_env`` is unset (exit 2).
+
+    Otherwise every cell of that model would be stored as an error, and ``--resume`` would
+    not rerun them once the variable is set: they are stored, not missing.
+    """
+    problems = [
+        Problem(f"model {m['name']}: environment variable {m['api_key_env']} is not set",
+                plan.suite_path, hint=f"export {m['api_key_env']}=... and run again")
+        for m in plan.models if m.get("api_key_env") and not os.environ.get(m["api_key_env"])
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
+    """Refuse before any cell runs if the embedded model cannot load (exit 2, with the fix)."""
+    names = {m["name"] for m in plan.models}
+    names |= {s.model for v in variants.values() for s in v.spec.steps or [] if s.model}
+    if not any(n.startswith("local/") for n in names):
+        return
+    from workbench.models._local import LocalModelUnavailable, _import_llama_cpp, resolve_model_path
+
+    try:
+        resolve_model_path()
+        _import_llama_cpp()
+    except LocalModelUnavailable as exc:
+        raise InputError(str(exc)) from None
 
 
 def _execute(args: argparse.Namespace, store: Store, plan: Plan, variants: dict,

@@ -295,7 +295,7 @@ class Runner:
             attempts += exc.attempts
             error = str(exc)
             if steps:
-                steps[-1]["error"] = error
+                steps[-1].update(error=error, attempts=exc.attempts)
         except InputError as exc:  # a template that fails only for this case's values
             error = f"render error: {exc}"
 
@@ -327,12 +327,19 @@ class Runner:
         )
 
     def _judge(self, cell_model: str):
-        """llm-rubric's judge: the assertion's model, else the suite's judge, else the cell's."""
+        """llm-rubric's judge: the assertion's model, else the suite's judge, else the cell's.
+
+        A judge that is one of the suite's models is reached the way that model is (its
+        ``api_base`` and ``api_key_env``), e.g. a self-hosted model grading its own output.
+        """
 
         async def judge(messages: list[dict[str, str]], model: str | None) -> str:
             name = model or self.plan.judge or cell_model
+            known = self.models.get(name, {})
             reply = await self.gateway.complete(name, messages,
-                                                {"temperature": 0, "max_tokens": 256})
+                                                {"temperature": 0, "max_tokens": 256},
+                                                api_base=known.get("api_base"),
+                                                api_key_env=known.get("api_key_env"))
             return reply.text
 
         return judge
