@@ -8,6 +8,7 @@ can be resumed from the other.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,14 +101,16 @@ def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
 
 
 async def execute(store: Store, prepared: PreparedRun,
-                  on_cell: Callable[[CellRecord], None] | None = None) -> int:
+                  on_cell: Callable[[CellRecord], None] | None = None,
+                  stop: asyncio.Event | None = None) -> int:
     """Run the missing cells (each committed as it finishes); returns how many ran.
 
-    Cancelling the awaiting task stops at once and keeps every finished cell; call
-    :func:`close_run` afterwards either way.
+    Setting ``stop`` lets the cells in flight finish and starts no more; cancelling the
+    awaiting task stops at once. Either way every finished cell is kept; call
+    :func:`close_run` afterwards.
     """
     runner = Runner(prepared.plan, prepared.variants, store, prepared.run_id)
-    return await runner.run(on_cell=on_cell)
+    return await runner.run(on_cell=on_cell, stop=stop)
 
 
 def close_run(store: Store, prepared: PreparedRun) -> str:

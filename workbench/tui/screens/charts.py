@@ -1,0 +1,148 @@
+"""Charts of the current run: how consistent the cases are, and pass@k against pass^k.
+
+pass@k (at least one of k tries passes) rises with k while pass^k (all k pass) falls; the
+gap between the two curves is what rerunning measures.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from workbench._text import one_line, strip_terminal
+from workbench.errors import InputError
+from workbench.tui._render import MUTED, POOR, inert
+from workbench.tui.screens.base import SectionScreen
+
+_COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
+
+
+def consistency_histogram(results) -> tuple[list[str], list[list[int]], list[str]]:
+    """Bins of per-case modal share (one per possible value k/N) and counts per group."""
+    reruns = max((g.stats.reruns_max for g in results.groups), default=1)
+    bins = [round(k / reruns, 2) for k in range(1, reruns + 1)]
+    counts = []
+    for group in results.groups:
+        row = [0] * len(bins)
+        for case in group.cases:
+            share = case.stats.modal_share
+            index = min(range(len(bins)), key=lambda i: abs(bins[i] - share))
+            row[index] += 1
+        counts.append(row)
+    names = [_label(g.label) for g in results.groups]
+    return [f"{b:.2f}" for b in bins], counts, names
+
+
+def _label(text: str) -> str:
+    return one_line(strip_terminal(text), 36)
+
+
+class ChartsScreen(SectionScreen):
+    SECTION = "charts"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pick_run", "Pick run"),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, results, error: str | None = None) -> None:
+            super().__init__()
+            self.results = results
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text("Loading…", style=MUTED), id="charts-head")
+        with Horizontal(id="charts-body"):
+            yield PlotextPlot(id="consistency-plot")
+            yield PlotextPlot(id="passk-plot")
+
+    def on_mount(self) -> None:
+        self.load(self.app.current_run)
+
+    def on_screen_resume(self) -> None:
+        if self.results is None or self.app.current_run != self.results.run.id:
+            self.load(self.app.current_run)
+
+    @work(thread=True, exclusive=True, group="charts", exit_on_error=False)
+    def load(self, run_id: str | None) -> None:
+        try:
+            self.post_message(self.Loaded(self.project.results(run_id)))
+        except InputError as exc:
+            self.post_message(self.Loaded(None, str(exc)))
+
+    def on_charts_screen_loaded(self, message: Loaded) -> None:
+        head = self.query_one("#charts-head", Static)
+        if message.results is None:
+            head.update(Text(message.error or "No stored runs yet: start one on Run (3).",
+                             style=POOR if message.error else MUTED))
+            return
+        results = self.results = message.results
+        self.app.current_run = results.run.id
+        text = inert(results.plan.suite, style="bold")
+        text.append(f"  run {results.run.id}  ", style=MUTED)
+        text.append("left: cases by modal share (1.00 = every rerun gave the same answer) · "
+                    "right: pass@k (≥1 of k passes) vs pass^k (all k pass)", style=MUTED)
+        head.update(text)
+        self.plot_consistency(results)
+        self.plot_pass_k(results)
+
+    def plot_consistency(self, results) -> None:
+        widget = self.query_one("#consistency-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        bins, counts, names = consistency_histogram(results)
+        if counts:
+            if len(counts) == 1:
+                plt.bar(bins, counts[0], color=_COLORS[0])
+            else:
+                plt.multiple_bar(bins, counts, labels=names,
+                                 color=[_COLORS[i % len(_COLORS)] for i in range(len(counts))])
+        plt.title("Consistency: cases by modal share")
+        plt.xlabel("modal share")
+        plt.ylabel("cases")
+        widget.refresh()
+
+    def plot_pass_k(self, results) -> None:
+        widget = self.query_one("#passk-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        for i, group in enumerate(results.groups):
+            st = group.stats
+            ks = list(range(1, len(st.pass_at_k) + 1))
+            color = _COLORS[i % len(_COLORS)]
+            name = _label(group.label) if len(results.groups) > 1 else ""
+            plt.plot(ks, list(st.pass_at_k), color=color, marker="braille",
+                     label=f"pass@k {name}".strip())
+            plt.plot(ks, list(st.pass_hat_k), color=color, marker="dot",
+                     label=f"pass^k {name}".strip())
+        plt.ylim(0, 1)
+        plt.title("pass@k vs pass^k")
+        plt.xlabel("k")
+        widget.refresh()
+
+    def action_pick_run(self) -> None:
+        from workbench.tui.screens.runs_picker import RunsPicker
+
+        def chosen(run_id: str | None) -> None:
+            if run_id:
+                self.app.current_run = run_id
+                self.load(run_id)
+
+        self.app.push_screen(RunsPicker("Chart which run?"), chosen)
+
+    def action_reload(self) -> None:
+        self.load(self.results.run.id if self.results else self.app.current_run)

@@ -1,0 +1,241 @@
+"""Results: per-variant summary, the comparison verdicts, and the variants × cases matrix.
+
+Everything shown is read from :class:`workbench.results.RunResults` (the object the reports
+read), so the numbers match the terminal summary and the JSON report. The matrix is one
+DataTable (it renders only the visible rows), filled from plain rows that
+:mod:`workbench.tui._matrix` filters and sorts.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label, Static
+
+from workbench.errors import InputError
+from workbench.tui._matrix import SORTS, MatrixRow, build_rows, view
+from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell, pct
+from workbench.tui.screens.base import SectionScreen
+
+
+def group_row(group) -> list[Text]:
+    """One line of the summary table for a variant × model."""
+    st = group.stats
+    lo, hi = st.ci
+    rate = Text(f"{pct(st.mean_pass_rate)} ", style=f"bold {level_color(st.mean_pass_rate)}")
+    rate.append(f"({pct(lo)}–{pct(hi)})", style=MUTED)
+    unstable = Text(f"{len(st.unstable)}/{st.n_cases}",
+                    style=POOR if st.unstable else GOOD)
+    errors = Text(str(group.errors), style=POOR if group.errors else "")
+    tokens = group.prompt_tokens + group.completion_tokens
+    if group.checks:
+        missed = sum(not c.passed for c in group.checks)
+        checks = Text(f"{missed} of {len(group.checks)} missed" if missed else "all met",
+                      style=POOR if missed else GOOD)
+    else:
+        checks = Text("–", style=MUTED)
+    return [inert(group.label, limit=44), rate,
+            Text(pct(st.tar_answer_at_n), style=level_color(st.tar_answer_at_n)),
+            Text(f"{st.mean_modal_share:.2f}", style=level_color(st.mean_modal_share)),
+            unstable, errors, Text(f"${group.cost:.4f} · {tokens:,} tok"), checks]
+
+
+def verdict_text(comparisons) -> Text:
+    """One line per compared pair: B vs A, the paired differences and the verdicts."""
+    from workbench.stats import VERDICT_BETTER, VERDICT_WORSE
+
+    out = Text()
+    if not comparisons:
+        return Text("One variant per model: nothing to compare in this run.", style=MUTED)
+    for i, (a, b, cmp) in enumerate(comparisons):
+        if i:
+            out.append("\n")
+        out.append_text(inert(b, style="bold", limit=40))
+        out.append(" vs ")
+        out.append_text(inert(a, limit=40))
+        out.append(f" ({cmp.n_shared} cases): ", style=MUTED)
+        for j, (label, d) in enumerate((("pass rate", cmp.pass_rate),
+                                        ("modal share", cmp.consistency))):
+            if j:
+                out.append(" · ")
+            diff = "–" if d.mean_diff is None else f"{d.mean_diff:+.2f}"
+            ci = "" if d.t_ci is None else f" [{d.t_ci[0]:+.2f}, {d.t_ci[1]:+.2f}]"
+            out.append(f"{label} {diff}{ci} ")
+            style = {VERDICT_BETTER: f"bold {GOOD}", VERDICT_WORSE: f"bold {POOR}"}.get(
+                d.verdict, "italic")
+            out.append(d.verdict, style=style)
+    return out
+
+
+class ResultsScreen(SectionScreen):
+    SECTION = "results"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_case", "Open case", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("u", "unstable", "Unstable only"),
+        Binding("p", "pick_run", "Pick run"),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, results, error: str | None = None) -> None:
+            super().__init__()
+            self.results = results
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results = None
+        self.rows: list[MatrixRow] = []
+        self.shown: list[MatrixRow] = []
+        self.sort = SORTS[0]
+        self.unstable_only = False
+        self.needle = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(Text("Loading results…", style=MUTED), id="results-head")
+        yield DataTable(id="group-table", cursor_type="none", show_cursor=False)
+        yield Static(id="verdicts")
+        with Horizontal(id="filter-row"):
+            yield Label("Filter")
+            yield Input(placeholder="case id, var or expected…  (/)", id="matrix-filter",
+                        compact=True)
+            yield Static(id="matrix-status")
+        yield DataTable(id="matrix", cursor_type="cell", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#group-table", DataTable).add_columns(
+            "variant · model", "pass rate (95% CI)", "TARa", "modal", "unstable", "errors",
+            "cost", "thresholds")
+        self.load(self.app.current_run)
+
+    def on_screen_resume(self) -> None:
+        wanted = self.app.current_run
+        if self.results is not None and wanted and wanted != self.results.run.id:
+            self.load(wanted)
+        elif self.results is not None and self.results.run.status != "finished":
+            self.load(self.results.run.id)  # a run that was still filling in
+
+    # -- loading -----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="results", exit_on_error=False)
+    def load(self, run_id: str | None) -> None:
+        try:
+            results = self.project.results(run_id)
+        except InputError as exc:
+            self.post_message(self.Loaded(None, str(exc)))
+            return
+        self.post_message(self.Loaded(results))
+
+    def on_results_screen_loaded(self, message: Loaded) -> None:
+        head = self.query_one("#results-head", Static)
+        if message.error or message.results is None:
+            head.update(Text(message.error or "No stored runs yet: start one on Run (3).",
+                             style=POOR if message.error else MUTED))
+            return
+        results = self.results = message.results
+        self.app.current_run = results.run.id
+        plan = results.plan
+        text = inert(plan.suite, style="bold")
+        text.append(f"  run {results.run.id}", style=MUTED)
+        stored = plan.total_cells - results.missing
+        text.append(f"  {len(plan.cases)} cases × {plan.reruns} reruns · "
+                    f"{stored}/{plan.total_cells} cells")
+        if results.missing:
+            text.append(f" · {results.missing} missing (resume on Run: u)", style=POOR)
+        text.append("  ")
+        text.append("OK" if results.ok else "FAILED", style=f"bold {GOOD if results.ok else POOR}")
+        head.update(text)
+        groups = self.query_one("#group-table", DataTable)
+        groups.clear()
+        groups.add_rows([group_row(g) for g in results.groups])
+        self.query_one("#verdicts", Static).update(verdict_text(results.comparisons))
+        self.rows = build_rows(results)
+        matrix = self.query_one("#matrix", DataTable)
+        matrix.clear(columns=True)
+        matrix.add_column("case", key="case")
+        for index, group in enumerate(results.groups):
+            matrix.add_column(inert(group.label, limit=32), key=f"g{index}")
+        matrix.add_column("expected", key="expected")
+        self.refill()
+        matrix.focus()
+
+    def refill(self) -> None:
+        """Redraw the matrix rows for the current filter and sort (columns stay)."""
+        matrix = self.query_one("#matrix", DataTable)
+        matrix.clear()
+        self.shown = view(self.rows, needle=self.needle, unstable_only=self.unstable_only,
+                          sort=self.sort)
+        missing = Text("–", style=MUTED)
+        matrix.add_rows(
+            [inert(row.case_id, limit=30),
+             *[pass_cell(s.passes, s.n, s.modal_share) if s is not None else missing
+               for s in row.stats],
+             inert("" if row.expected is None else str(row.expected), limit=24)]
+            for row in self.shown)
+        status = Text(f"{len(self.shown)} of {len(self.rows)} cases · sort: {self.sort}")
+        if self.unstable_only:
+            status.append(" · unstable only", style="bold")
+        status.append("   cell: passes/N · modal share", style=MUTED)
+        self.query_one("#matrix-status", Static).update(status)
+
+    # -- interaction -------------------------------------------------------------------
+
+    @on(Input.Changed, "#matrix-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+        if self.results is not None:
+            self.refill()
+
+    @on(Input.Submitted, "#matrix-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one("#matrix", DataTable).focus()
+
+    @on(DataTable.CellSelected, "#matrix")
+    def _cell_chosen(self, event: DataTable.CellSelected) -> None:
+        self.open_case(event.coordinate.row, event.coordinate.column)
+
+    def action_open_case(self) -> None:
+        matrix = self.query_one("#matrix", DataTable)
+        self.open_case(matrix.cursor_row, matrix.cursor_column)
+
+    def open_case(self, row: int, column: int) -> None:
+        if self.results is None or not 0 <= row < len(self.shown):
+            return
+        from workbench.tui.screens.case_detail import CaseDetailScreen
+
+        group = column - 1 if 1 <= column <= len(self.results.groups) else 0
+        self.app.push_screen(CaseDetailScreen(self.results, self.shown[row].case_id, group))
+
+    def action_filter(self) -> None:
+        self.query_one("#matrix-filter", Input).focus()
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        if self.results is not None:
+            self.refill()
+
+    def action_unstable(self) -> None:
+        self.unstable_only = not self.unstable_only
+        if self.results is not None:
+            self.refill()
+
+    def action_pick_run(self) -> None:
+        from workbench.tui.screens.runs_picker import RunsPicker
+
+        def chosen(run_id: str | None) -> None:
+            if run_id:
+                self.app.current_run = run_id
+                self.load(run_id)
+
+        self.app.push_screen(RunsPicker("Open which run?"), chosen)
+
+    def action_reload(self) -> None:
+        self.load(self.results.run.id if self.results else self.app.current_run)
