@@ -75,13 +75,11 @@ def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
     if cell.status == "error":
         title.append("! error", style=f"bold {POOR}")
         return title, inert(cell.error or "error", style=POOR), True
-    title.append("✓ pass" if cell.passed else "✗ fail",
-                 style=f"bold {GOOD if cell.passed else POOR}")
+    title.append("✓ " if cell.passed else "✗ ", style=f"bold {GOOD if cell.passed else POOR}")
     if cell.parse_ok:
-        title.append(" → ")
         title.append_text(inert(str(cell.answer), style="bold", limit=30))
     else:
-        title.append(" → (no answer)", style=MUTED)
+        title.append("(no answer)")
     raw = cell.output or ""
     body = spans_text(against_reference(raw, reference)) if reference is not None \
         else inert(raw)

@@ -23,6 +23,7 @@ from workbench.tui._render import MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
 
 _COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
+_LEGEND_ROOM = 1.35  # headroom above the data, so the legend (top left) hides no line
 
 
 def consistency_histogram(results) -> tuple[list[str], list[list[int]], list[str]]:
@@ -39,6 +40,12 @@ def consistency_histogram(results) -> tuple[list[str], list[list[int]], list[str
         counts.append(row)
     names = [_label(g.label) for g in results.groups]
     return [f"{b:.2f}" for b in bins], counts, names
+
+
+def _whole_ticks(top: int, most: int = 8) -> list[int]:
+    """Integer ticks from 0 to ``top`` (case counts are whole numbers), at most ``most``."""
+    step = max(1, -(-top // most))
+    return list(range(0, top + step, step))
 
 
 def _label(text: str) -> str:
@@ -105,6 +112,9 @@ class ChartsScreen(SectionScreen):
         plt.clear_figure()
         bins, counts, names = consistency_histogram(results)
         if counts:
+            top = max(max(row) for row in counts)
+            plt.yticks(_whole_ticks(top))
+            plt.ylim(0, max(1, top) * _LEGEND_ROOM)
             if len(counts) == 1:
                 plt.bar(bins, counts[0], color=_COLORS[0])
             else:
@@ -125,11 +135,12 @@ class ChartsScreen(SectionScreen):
             ks = list(range(1, len(st.pass_at_k) + 1))
             color = _COLORS[i % len(_COLORS)]
             name = _label(group.label) if len(results.groups) > 1 else ""
-            plt.plot(ks, list(st.pass_at_k), color=color, marker="braille",
+            plt.plot(ks, list(st.pass_at_k), color=color, marker="hd",
                      label=f"pass@k {name}".strip())
             plt.plot(ks, list(st.pass_hat_k), color=color, marker="dot",
                      label=f"pass^k {name}".strip())
-        plt.ylim(0, 1)
+        plt.ylim(0, _LEGEND_ROOM)
+        plt.yticks([0, 0.25, 0.5, 0.75, 1.0])
         plt.title("pass@k vs pass^k")
         plt.xlabel("k")
         widget.refresh()

@@ -98,6 +98,9 @@ class ResultsScreen(SectionScreen):
         self.sort = SORTS[0]
         self.unstable_only = False
         self.needle = ""
+        self._cells: dict[str, list[Text]] = {}
+        self._in_table: set[str] = set()  # case ids currently in the matrix
+        self._filter_timer = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Loading results…", style=MUTED), id="results-head")
@@ -160,31 +163,50 @@ class ResultsScreen(SectionScreen):
         self.rows = build_rows(results)
         matrix = self.query_one("#matrix", DataTable)
         matrix.clear(columns=True)
-        matrix.add_column("case", key="case")
+        # Fixed widths: the table never measures 500 × N cells to size its columns.
+        width = max((len(r.case_id) for r in self.rows), default=4)
+        matrix.add_column("case", key="case", width=min(30, max(4, width)))
         for index, group in enumerate(results.groups):
-            matrix.add_column(inert(group.label, limit=32), key=f"g{index}")
-        matrix.add_column("expected", key="expected")
+            label = inert(group.label, limit=32)
+            matrix.add_column(label, key=f"g{index}", width=max(12, len(label.plain)))
+        matrix.add_column("expected", key="expected", width=24)
+        self._build_cells()
         self.refill()
         matrix.focus()
 
     def refill(self) -> None:
-        """Redraw the matrix rows for the current filter and sort (columns stay)."""
+        """Show the rows for the current filter and sort (columns stay).
+
+        Cells are built once per load; a new sort only reorders the table's rows, and only
+        a new filter re-adds them (the table measures each added cell).
+        """
         matrix = self.query_one("#matrix", DataTable)
-        matrix.clear()
         self.shown = view(self.rows, needle=self.needle, unstable_only=self.unstable_only,
                           sort=self.sort)
-        missing = Text("–", style=MUTED)
-        matrix.add_rows(
-            [inert(row.case_id, limit=30),
-             *[pass_cell(s.passes, s.n, s.modal_share) if s is not None else missing
-               for s in row.stats],
-             inert("" if row.expected is None else str(row.expected), limit=24)]
-            for row in self.shown)
+        wanted = [row.case_id for row in self.shown]
+        if set(wanted) == self._in_table and len(wanted) == matrix.row_count:
+            rank = {case_id: i for i, case_id in enumerate(wanted)}
+            matrix.sort("case", key=lambda cell: rank[cell.plain])
+        else:
+            matrix.clear()
+            matrix.add_rows(self._cells[case_id] for case_id in wanted)
+            self._in_table = set(wanted)
         status = Text(f"{len(self.shown)} of {len(self.rows)} cases · sort: {self.sort}")
         if self.unstable_only:
             status.append(" · unstable only", style="bold")
         status.append("   cell: passes/N · modal share", style=MUTED)
         self.query_one("#matrix-status", Static).update(status)
+
+    def _build_cells(self) -> None:
+        missing = Text("–", style=MUTED)
+        self._cells = {
+            row.case_id: [
+                inert(row.case_id, limit=30),
+                *[pass_cell(s.passes, s.n, s.modal_share) if s is not None else missing
+                  for s in row.stats],
+                inert("" if row.expected is None else str(row.expected), limit=24)]
+            for row in self.rows}
+        self._in_table = set()
 
     # -- interaction -------------------------------------------------------------------
 
@@ -192,10 +214,18 @@ class ResultsScreen(SectionScreen):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.needle = event.value.strip()
         if self.results is not None:
-            self.refill()
+            # Typing quickly re-filters once, after a short pause, not on every key.
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+            self._filter_timer = self.set_timer(0.12, self.refill)
 
     @on(Input.Submitted, "#matrix-filter")
     def _filter_done(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if self.results is not None:
+            self.refill()
         self.query_one("#matrix", DataTable).focus()
 
     @on(DataTable.CellSelected, "#matrix")

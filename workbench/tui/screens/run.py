@@ -114,6 +114,7 @@ class RunScreen(SectionScreen):
         yield log
 
     def on_mount(self) -> None:
+        self.query_one("#live-table", DataTable).focus()
         self._head()
         if not self.take_request():
             self.show_stored(self.app.current_run)
