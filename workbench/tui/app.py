@@ -7,7 +7,7 @@ screen (for instance the escalation report) is one more :class:`Section` entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
@@ -71,6 +71,27 @@ class WorkbenchApp(App[None]):
         self.run_request: RunRequest | None = None  # set by Suites, consumed by Run
         self.current_run: str | None = None  # the run Results and Charts show
         self.selected_suite: Path | None = None
+        self._painted = False
+        self._after_paint: list[Callable[[], object]] = []
+
+    # -- first paint -----------------------------------------------------------------
+
+    def after_first_paint(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is on screen (at once if it already is).
+
+        Work that imports the heavier library modules waits for this, so it never competes
+        with the first paint for the interpreter.
+        """
+        if self._painted:
+            callback()
+        else:
+            self._after_paint.append(callback)
+
+    def _on_ready(self) -> None:  # the underscore form: a subclass's on_ready keeps it
+        self._painted = True
+        callbacks, self._after_paint = self._after_paint, []
+        for callback in callbacks:
+            callback()
 
     # -- navigation ------------------------------------------------------------------
 

@@ -95,13 +95,15 @@ class PromptsScreen(SectionScreen):
         with Horizontal(id="prompts-body"):
             with Vertical(id="prompt-list-pane", classes="pane"):
                 yield Label("Prompts", classes="pane-title")
-                tree: Tree[VersionRef | str] = Tree("prompts", id="prompt-tree")
+                tree: Tree[VersionRef | str] = Tree(Text("prompts"), id="prompt-tree")
                 tree.show_root = False
                 tree.guide_depth = 2
                 yield tree
             with Vertical(id="prompt-detail", classes="pane"):
                 yield Static(id="prompt-info")
-                yield YamlArea(id="prompt-text")
+                # The YAML viewer (a TextArea with tree-sitter) is mounted with the first
+                # version shown, after the first paint.
+                yield Vertical(id="prompt-text-box")
 
     class Scanned(Message):
         def __init__(self, entries: list[PromptEntry], select: VersionRef | None) -> None:
@@ -114,7 +116,7 @@ class PromptsScreen(SectionScreen):
         self.query_one("#prompt-tree", Tree).focus()
         # After the first frame and off the UI thread: the first scan imports the template
         # engine and the validation models, and the screen should paint before that.
-        self.call_after_refresh(self.reload)
+        self.app.after_first_paint(self.reload)
 
     # -- data --------------------------------------------------------------------------
 
@@ -172,7 +174,6 @@ class PromptsScreen(SectionScreen):
         if ref is None:
             return
         info = self.query_one("#prompt-info", Static)
-        area = self.query_one("#prompt-text", YamlArea)
         library = self.project.library
         path = library.path_of(ref.name, ref.version)
         try:
@@ -183,12 +184,19 @@ class PromptsScreen(SectionScreen):
                 message.append_text(inert(f"  {problem}\n"))
             info.update(message)
             try:
-                area.load_text(path.read_text(encoding="utf-8"))
+                self._view_text(path.read_text(encoding="utf-8"))
             except OSError:
-                area.load_text("")
+                self._view_text("")
             return
         info.update(describe(prompt))
-        area.load_text(prompt.text)
+        self._view_text(prompt.text)
+
+    def _view_text(self, text: str) -> None:
+        found = self.query("#prompt-text")
+        if found:
+            found.first(YamlArea).load_text(text)
+        else:
+            self.query_one("#prompt-text-box").mount(YamlArea(text, id="prompt-text"))
 
     @on(Tree.NodeHighlighted, "#prompt-tree")
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:
