@@ -39,7 +39,7 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "test-key")
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 15.0,
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 30.0,
                    what: str = "condition") -> None:
     """Let the app run until ``condition()`` holds (workers finish, messages arrive)."""
     deadline = time.monotonic() + timeout
@@ -57,6 +57,15 @@ def text_of(static: Static) -> str:
 def table_text(table: DataTable) -> list[list[str]]:
     return [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)]
             for i in range(table.row_count)]
+
+
+async def run_suite(pilot: Pilot, app: WorkbenchApp) -> RunScreen:
+    """Open Suites, wait for the suite to load, press r; returns the Run screen."""
+    await pilot.press("2")
+    await wait_for(pilot, lambda: app.screen.suite is not None, what="suite")
+    await pilot.press("r")
+    assert isinstance(app.screen, RunScreen)
+    return app.screen
 
 
 def scripted_project(tmp_path: Path, base_url: str, **kw) -> Path:
@@ -223,7 +232,7 @@ async def test_whole_loop_edit_run_results_case_diff(tmp_path: Path,
         await wait_for(pilot, lambda: suites.suite is not None, what="suite loaded")
         cases = table_text(suites.query_one("#case-table", DataTable))
         assert [row[0] for row in cases] == ["charge", "parcel"]
-        assert cases[0][2] == "billing"
+        assert cases[0][1] == "billing" and cases[0][2] == "ticket=[[reply:billing]] charged twice"
         picks = suites.query_one("#pick-prompts", SelectionList)
         assert picks.selected == ["ticket@production", "ticket@2"]
         picks.deselect("ticket@production")
@@ -452,10 +461,7 @@ async def test_model_output_is_inert(tmp_path: Path, fake_server: FakeServer) ->
     project = make_project(tmp_path, api_base=fake_server.base_url, reruns=1, cases=cases)
     app = WorkbenchApp(project)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")
-        await wait_for(pilot, lambda: app.screen.suite is not None, what="suite")
-        await pilot.press("r")
-        run = app.screen
+        run = await run_suite(pilot, app)
         await wait_for(pilot, lambda: run.status == "finished", what="run")
         await pilot.press("o")
         results = app.screen
@@ -478,33 +484,27 @@ async def test_model_output_is_inert(tmp_path: Path, fake_server: FakeServer) ->
 async def test_embedded_model_run_keeps_ui_responsive(tmp_path: Path) -> None:
     """A small run on local/smollm2; keys pressed mid-run take effect while cells arrive."""
     cases = [("charge", "You charged my card twice.", "billing"),
-             ("parcel", "My parcel is late.", "shipping")]
-    project = make_project(tmp_path, reruns=2, cases=cases, suite_extra={
-        "prompts": ["ticket@2"], "models": ["local/smollm2"], "params": {"max_tokens": 4},
+             ("parcel", "My parcel is late.", "shipping"),
+             ("crash", "The app crashes on start.", "technical")]
+    project = make_project(tmp_path, reruns=3, cases=cases, suite_extra={
+        "prompts": ["ticket@2"], "models": ["local/smollm2"], "params": {"max_tokens": 16},
         "concurrency": 1})
     app = WorkbenchApp(project)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")
-        await wait_for(pilot, lambda: app.screen.suite is not None, what="suite")
-        await pilot.press("r")
-        run = app.screen
-        total = 2 * 2
+        run = await run_suite(pilot, app)
+        total = 3 * 3
         await wait_for(pilot, lambda: run.cells_seen >= 1, timeout=120, what="first cell")
-        # Mid-run: switch sections and move around; each key takes effect at once.
-        seen_before = run.cells_seen
+        # Mid-run: switch sections and move the cursor; each key takes effect at once.
         await pilot.press("1")
         assert app.current_mode == "prompts"
-        await pilot.press("down")
-        await pilot.press("4")
-        assert app.current_mode == "results"
         await pilot.press("3")
         assert app.current_mode == "run"
         await pilot.press("down")
         assert run.query_one("#live-table", DataTable).cursor_row == 1
-        assert run.live and run.cells_seen < total, "the keys were handled while cells arrived"
-        assert seen_before < total
+        seen = run.cells_seen
+        assert run.live and seen < total, "the keys were handled while cells still arrived"
         await wait_for(pilot, lambda: run.status == "finished", timeout=180, what="model run")
-        assert run.cells_seen == total
+        assert run.cells_seen == total > seen
         with Store(project / ".workbench/workbench.db") as store:
             cells = list(store.cells(run.run_id))
         assert len(cells) == total and all(c.status == "ok" for c in cells)

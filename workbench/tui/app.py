@@ -2,7 +2,13 @@
 
 Sections are listed once, in :data:`SECTIONS`; the key bindings, the section bar at the top
 of every screen and the command-palette entries are all derived from that list, so adding a
-screen (for instance the escalation report) is one more :class:`Section` entry.
+screen is one more :class:`Section` entry, e.g.::
+
+    Section("escalation", "6", "Escalation", "Fine-tuning recommendation per suite",
+            "workbench.tui.screens.escalation:EscalationScreen")
+
+A screen that shows one stored run subclasses :class:`~workbench.tui.screens.base.RunViewScreen`
+(loading in a worker, the run picker and reload come with it) and implements ``show``.
 """
 
 from __future__ import annotations

@@ -9,18 +9,15 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from workbench._text import one_line, strip_terminal
-from workbench.errors import InputError
-from workbench.tui._render import MUTED, POOR, inert
-from workbench.tui.screens.base import SectionScreen
+from workbench.tui._render import MUTED, inert
+from workbench.tui.screens.base import RunViewScreen
 
 _COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
 _LEGEND_ROOM = 1.35  # headroom above the data, so the legend (top left) hides no line
@@ -52,22 +49,13 @@ def _label(text: str) -> str:
     return one_line(strip_terminal(text), 36)
 
 
-class ChartsScreen(SectionScreen):
+class ChartsScreen(RunViewScreen):
     SECTION = "charts"
+    PICK_TITLE = "Chart which run?"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pick_run", "Pick run"),
         Binding("f5", "reload", "Reload"),
     ]
-
-    class Loaded(Message):
-        def __init__(self, results, error: str | None = None) -> None:
-            super().__init__()
-            self.results = results
-            self.error = error
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.results = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Loading…", style=MUTED), id="charts-head")
@@ -75,33 +63,15 @@ class ChartsScreen(SectionScreen):
             yield PlotextPlot(id="consistency-plot")
             yield PlotextPlot(id="passk-plot")
 
-    def on_mount(self) -> None:
-        self.load(self.app.current_run)
+    def show_missing(self, text: Text) -> None:
+        self.query_one("#charts-head", Static).update(text)
 
-    def on_screen_resume(self) -> None:
-        if self.results is None or self.app.current_run != self.results.run.id:
-            self.load(self.app.current_run)
-
-    @work(thread=True, exclusive=True, group="charts", exit_on_error=False)
-    def load(self, run_id: str | None) -> None:
-        try:
-            self.post_message(self.Loaded(self.project.results(run_id)))
-        except InputError as exc:
-            self.post_message(self.Loaded(None, str(exc)))
-
-    def on_charts_screen_loaded(self, message: Loaded) -> None:
-        head = self.query_one("#charts-head", Static)
-        if message.results is None:
-            head.update(Text(message.error or "No stored runs yet: start one on Run (3).",
-                             style=POOR if message.error else MUTED))
-            return
-        results = self.results = message.results
-        self.app.current_run = results.run.id
+    def show(self, results) -> None:
         text = inert(results.plan.suite, style="bold")
         text.append(f"  run {results.run.id}  ", style=MUTED)
         text.append("left: cases by modal share (1.00 = every rerun gave the same answer) · "
                     "right: pass@k (≥1 of k passes) vs pass^k (all k pass)", style=MUTED)
-        head.update(text)
+        self.query_one("#charts-head", Static).update(text)
         self.plot_consistency(results)
         self.plot_pass_k(results)
 
@@ -144,16 +114,3 @@ class ChartsScreen(SectionScreen):
         plt.title("pass@k vs pass^k")
         plt.xlabel("k")
         widget.refresh()
-
-    def action_pick_run(self) -> None:
-        from workbench.tui.screens.runs_picker import RunsPicker
-
-        def chosen(run_id: str | None) -> None:
-            if run_id:
-                self.app.current_run = run_id
-                self.load(run_id)
-
-        self.app.push_screen(RunsPicker("Chart which run?"), chosen)
-
-    def action_reload(self) -> None:
-        self.load(self.results.run.id if self.results else self.app.current_run)

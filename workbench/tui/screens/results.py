@@ -11,17 +11,15 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
-from workbench.errors import InputError
 from workbench.tui._matrix import SORTS, MatrixRow, build_rows, view
 from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell, pct
-from workbench.tui.screens.base import SectionScreen
+from workbench.tui.screens.base import RunViewScreen
 
 
 def group_row(group) -> list[Text]:
@@ -73,7 +71,7 @@ def verdict_text(comparisons) -> Text:
     return out
 
 
-class ResultsScreen(SectionScreen):
+class ResultsScreen(RunViewScreen):
     SECTION = "results"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_case", "Open case", show=False),
@@ -84,15 +82,8 @@ class ResultsScreen(SectionScreen):
         Binding("f5", "reload", "Reload"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, results, error: str | None = None) -> None:
-            super().__init__()
-            self.results = results
-            self.error = error
-
     def __init__(self) -> None:
         super().__init__()
-        self.results = None
         self.rows: list[MatrixRow] = []
         self.shown: list[MatrixRow] = []
         self.sort = SORTS[0]
@@ -117,34 +108,13 @@ class ResultsScreen(SectionScreen):
         self.query_one("#group-table", DataTable).add_columns(
             "variant · model", "pass rate (95% CI)", "TARa", "modal", "unstable", "errors",
             "cost", "thresholds")
-        self.load(self.app.current_run)
+        super().on_mount()
 
-    def on_screen_resume(self) -> None:
-        wanted = self.app.current_run
-        if self.results is not None and wanted and wanted != self.results.run.id:
-            self.load(wanted)
-        elif self.results is not None and self.results.run.status != "finished":
-            self.load(self.results.run.id)  # a run that was still filling in
+    def show_missing(self, text: Text) -> None:
+        self.query_one("#results-head", Static).update(text)
 
-    # -- loading -----------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="results", exit_on_error=False)
-    def load(self, run_id: str | None) -> None:
-        try:
-            results = self.project.results(run_id)
-        except InputError as exc:
-            self.post_message(self.Loaded(None, str(exc)))
-            return
-        self.post_message(self.Loaded(results))
-
-    def on_results_screen_loaded(self, message: Loaded) -> None:
+    def show(self, results) -> None:
         head = self.query_one("#results-head", Static)
-        if message.error or message.results is None:
-            head.update(Text(message.error or "No stored runs yet: start one on Run (3).",
-                             style=POOR if message.error else MUTED))
-            return
-        results = self.results = message.results
-        self.app.current_run = results.run.id
         plan = results.plan
         text = inert(plan.suite, style="bold")
         text.append(f"  run {results.run.id}", style=MUTED)
@@ -256,16 +226,3 @@ class ResultsScreen(SectionScreen):
         self.unstable_only = not self.unstable_only
         if self.results is not None:
             self.refill()
-
-    def action_pick_run(self) -> None:
-        from workbench.tui.screens.runs_picker import RunsPicker
-
-        def chosen(run_id: str | None) -> None:
-            if run_id:
-                self.app.current_run = run_id
-                self.load(run_id)
-
-        self.app.push_screen(RunsPicker("Open which run?"), chosen)
-
-    def action_reload(self) -> None:
-        self.load(self.results.run.id if self.results else self.app.current_run)

@@ -114,6 +114,8 @@ class RunScreen(SectionScreen):
         yield log
 
     def on_mount(self) -> None:
+        # Rates decay while a slow call is in flight, so they are redrawn every second.
+        self._rates = self.set_interval(1.0, self._stats, pause=True)
         self.query_one("#live-table", DataTable).focus()
         self._head()
         if not self.take_request():
@@ -211,7 +213,7 @@ class RunScreen(SectionScreen):
         self.progress.started = time.monotonic()
         self._head()
         self._stats()
-        self.set_interval(1.0, self._stats, name="rates")
+        self._rates.resume()
 
     def on_run_screen_cell_done(self, message: CellDone) -> None:
         cell = message.cell
@@ -225,6 +227,7 @@ class RunScreen(SectionScreen):
         self._stats()
 
     def on_run_screen_ended(self, message: Ended) -> None:
+        self._rates.pause()
         self.live = False
         self.status = message.status
         self.control = None

@@ -72,7 +72,7 @@ class SuitesScreen(SectionScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#case-table", DataTable)
-        table.add_columns("case", "vars", "expected", "assertions")
+        table.add_columns("case", "expected", "vars", "assertions")
         self.reload()
 
     def reload(self) -> None:
@@ -132,11 +132,11 @@ class SuitesScreen(SectionScreen):
         rows = []
         for case in suite.cases:
             vars_text = Text(" ").join(
-                Text.assemble((f"{k}=", MUTED), compact(v, 50)) for k, v in case.vars.items())
+                Text.assemble((f"{k}=", MUTED), compact(v, 40)) for k, v in case.vars.items())
             kinds = [a.type for a in case.assertions if a.weight > 0]
-            rows.append((inert(case.id, limit=28), vars_text,
+            rows.append((inert(case.id, limit=28),
                          compact(case.expected, 20) if case.expected is not None else Text("–"),
-                         inert(", ".join(kinds) or "–", limit=30)))
+                         vars_text, inert(", ".join(kinds) or "–", limit=30)))
         table.add_rows(rows)
         self._fill_picks(suite, DEFAULT_MODEL)
 
