@@ -45,10 +45,8 @@ class ProgressDisplay:
 
     def line(self) -> str:
         p = self.progress
-        rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
         return (f"{p.done}/{p.total} cells · {p.passed} passed · {p.errors} errors · "
-                f"{rate:.1f} cells/s · {p.prompt_tokens + p.completion_tokens} tokens · "
-                f"${p.cost:.4f}")
+                f"{p.cells_per_second:.1f} cells/s · {p.tokens} tokens · ${p.cost:.4f}")
 
     def _draw_bar(self) -> None:
         p = self.progress

@@ -1,4 +1,4 @@
-"""The ``workbench`` command: a thin shell over the library.
+"""The ``workbench`` command: a thin shell over the library (no command opens the TUI).
 
 Exit codes: 0 all good, 1 a threshold or assertion failed, 2 bad input or configuration
 (one clear message, never a traceback). Heavy imports (litellm, Textual) happen inside
@@ -198,6 +198,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError("the TUI needs a terminal (stdin and stdout); "
+                         "for scripts and CI use 'workbench run SUITE'")
+    project = _project(args)
+    if not project.is_dir():
+        raise InputError(f"--project {args.project}: not a folder")
+    from workbench.tui import run_tui
+
+    return run_tui(project, db=Path(args.db) if getattr(args, "db", None) else None)
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -211,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--project", default=".", help="project folder holding prompts/ and suites/ (default: .)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    tui = sub.add_parser("tui", help="open the terminal UI (the default with no command)")
+    tui.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    tui.set_defaults(func=cmd_tui)
 
     run = sub.add_parser("run", help="run a suite headless and write reports")
     run.add_argument("suite", help="path to a suite YAML file")
@@ -279,8 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
-        return EXIT_OK
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            parser.print_help()  # no terminal for the TUI: say what the commands are
+            return EXIT_OK
+        func = cmd_tui
     try:
         return func(args)
     except InputError as exc:

@@ -171,7 +171,9 @@ class Progress:
     """Counters a progress display reads after each cell."""
 
     total: int
-    done: int = 0
+    done: int = 0  # stored cells, including those stored before a resume
+    ran: int = 0  # cells finished since this Progress started
+    calls: int = 0  # model requests made since then, retries included
     passed: int = 0
     errors: int = 0
     prompt_tokens: int = 0
@@ -181,6 +183,8 @@ class Progress:
 
     def add(self, cell: CellRecord) -> None:
         self.done += 1
+        self.ran += 1
+        self.calls += cell.attempts
         self.passed += cell.passed
         self.errors += cell.status == "error"
         self.prompt_tokens += cell.prompt_tokens
@@ -190,6 +194,20 @@ class Progress:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def cells_per_second(self) -> float:
+        elapsed = self.elapsed
+        return self.ran / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def calls_per_second(self) -> float:
+        elapsed = self.elapsed
+        return self.calls / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 class Runner:

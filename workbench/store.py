@@ -270,6 +270,10 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM cells WHERE run_id = ?",
                                (run_id,)).fetchone()[0]
 
+    def cell_counts(self) -> dict[str, int]:
+        """Stored cells per run, in one query (for run pickers)."""
+        return dict(self.db.execute("SELECT run_id, COUNT(*) FROM cells GROUP BY run_id"))
+
     def cells(self, run_id: str) -> Iterator[CellRecord]:
         rows = self.db.execute(
             "SELECT * FROM cells WHERE run_id = ? ORDER BY variant, model, case_id, rerun",

@@ -198,12 +198,13 @@ def load_suite(
     library: PromptLibrary | None = None,
     *,
     prompts: list[str] | None = None,
-    models: list[str] | None = None,
+    models: list[str | ModelSpec] | None = None,
     check_render: bool = True,
 ) -> Suite:
     """Load and validate a suite; raise one :class:`InputError` listing every problem.
 
-    ``prompts`` and ``models`` override the suite's own lists (the CLI's --prompt/--model).
+    ``prompts`` and ``models`` override the suite's own lists (the CLI's --prompt/--model,
+    the TUI's picks; a picked :class:`ModelSpec` keeps its ``api_base`` and key variable).
     """
     path = Path(path)
     doc = load_yaml(path)
@@ -277,7 +278,7 @@ def _resolve_variants(
 
 
 def _models(
-    entries: list[str] | list[ModelSpec], doc: Located, problems: list[Problem], from_file: bool
+    entries: list[str | ModelSpec], doc: Located, problems: list[Problem], from_file: bool
 ) -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for i, entry in enumerate(entries):

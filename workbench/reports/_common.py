@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from workbench._text import one_line, strip_control, truncate  # noqa: F401 (re-exported)
 from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import CaseStats, GroupStats
-
-# C0/C1 control characters other than tab, newline and carriage return: terminal bells,
-# escape sequences and the like, which no report should pass through.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 NO_ANSWER = "(no answer)"
 
@@ -29,23 +25,6 @@ def iso_utc(ts: float | None) -> str | None:
         return None
     stamp = datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
-
-
-def strip_control(text: str) -> str:
-    """Drop control characters (keeps tab/newline/CR) so output cannot ring bells or inject ANSI."""
-    return _CONTROL.sub("", text)
-
-
-def truncate(text: str, limit: int) -> str:
-    """Shorten to at most ``limit`` characters, marking the cut with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + "…"
-
-
-def one_line(text: str, limit: int) -> str:
-    """Cleaned, whitespace-collapsed and truncated: for excerpts of model output."""
-    return truncate(" ".join(strip_control(text).split()), limit)
 
 
 def pct(x: float | None, digits: int = 0) -> str:

@@ -1,0 +1,124 @@
+"""Cold start of the TUI: a fresh interpreter, to the first frame of the Prompts screen.
+
+Each sample starts a new Python process that opens ``WorkbenchApp`` headless at 120×40 on a
+project folder and exits on Textual's ``Ready`` event (sent once the first frame has been
+composited). The figure is wall time from just before the process is spawned to that event,
+so it includes interpreter start-up and every import. The child also reports whether
+litellm was imported (it must not be: it loads only when a run starts). A minimal Textual
+app is timed the same way, interleaved, as the floor under the same machine load.
+
+Run: ``python bench/tui_startup.py [--project DIR] [--samples 7]`` (default project: the
+repository's own ``prompts/`` and ``suites/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, sys, time
+started = time.time()
+from workbench.tui.app import WorkbenchApp
+imported = time.time()
+
+class Probe(WorkbenchApp):
+    def on_ready(self):
+        self.painted = time.time()
+        self.cpu = time.process_time()
+        self.first_screen = type(self.screen).__name__
+        self.exit()
+
+app = Probe(sys.argv[1], db=sys.argv[2])
+app.run(headless=True, size=(120, 40))
+print(json.dumps({"started": started, "imported": imported, "painted": app.painted,
+                  "cpu": app.cpu,
+                  "litellm": "litellm" in sys.modules,
+                  "screen": app.first_screen}))
+"""
+
+
+# The floor on this machine: the smallest Textual app (header, one line of text, footer),
+# timed the same way, so the figure above can be read against what Textual itself costs.
+BASELINE = r"""
+import json, sys, time
+started = time.time()
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+imported = time.time()
+
+class Probe(App):
+    def compose(self):
+        yield Header()
+        yield Static("hello")
+        yield Footer()
+
+    def on_ready(self):
+        self.painted = time.time()
+        self.cpu = time.process_time()
+        self.exit()
+
+app = Probe()
+app.run(headless=True, size=(120, 40))
+print(json.dumps({"started": started, "imported": imported, "painted": app.painted,
+                  "cpu": app.cpu, "litellm": False, "screen": "baseline"}))
+"""
+
+
+def sample(project: Path, db: Path, child: str = CHILD) -> dict[str, float]:
+    spawned = time.time()
+    out = subprocess.run([sys.executable, "-c", child, str(project), str(db)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "first_paint": data["painted"] - spawned,
+        "cpu": data["cpu"],
+        "interpreter": data["started"] - spawned,
+        "imports": data["imported"] - data["started"],
+        "app": data["painted"] - data["imported"],
+        "litellm": data["litellm"],
+        "screen": data["screen"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument("--samples", type=int, default=7)
+    args = parser.parse_args()
+    db = Path("/nonexistent-workbench-bench/workbench.db")  # no store: Prompts needs none
+    sample(args.project, db)  # warm the OS file cache and the .pyc files
+    runs, baseline = [], []
+    for _ in range(args.samples):  # interleaved, so both see the same machine load
+        runs.append(sample(args.project, db))
+        baseline.append(sample(args.project, db, BASELINE))
+    if any(r["litellm"] for r in runs):
+        print("FAIL: litellm was imported before the first paint")
+        return 1
+    print(f"TUI cold start to first paint ({runs[0]['screen']}, 120×40, "
+          f"{args.samples} samples, project {args.project}):")
+    for key in ("first_paint", "interpreter", "imports", "app", "cpu"):
+        values = [r[key] * 1000 for r in runs]
+        print(f"  {key:<12} median {statistics.median(values):6.0f} ms   "
+              f"min {min(values):6.0f}   max {max(values):6.0f}")
+    print("  (cpu: the child's CPU time at the first paint, interpreter start-up included;\n"
+          "   wall time well above it means other processes had the cores)")
+    for key in ("first_paint", "cpu"):
+        values = [r[key] * 1000 for r in baseline]
+        print(f"  baseline {key:<12} median {statistics.median(values):6.0f} ms   "
+              f"min {min(values):6.0f}   (a minimal Textual app: header, text, footer)")
+    print(f"  litellm imported: no · load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Cleaning text that came from a model or a user file before anyone displays it.
+
+Standard library only, so light front ends (the TUI's first paint) can use it without
+importing the statistics or report modules.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 control characters other than tab, newline and carriage return: terminal bells,
+# escape sequences and the like, which no report should pass through.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Whole terminal escape sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL/ST``, and
+# two-character ``ESC x``), so no parameter debris such as ``[31m`` is left behind.
+_ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b[@-Z\\-_]"  # two-character sequences
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+
+
+def strip_control(text: str) -> str:
+    """Drop control characters (keeps tab/newline/CR) so output cannot ring bells or inject ANSI."""
+    return _CONTROL.sub("", text)
+
+
+def strip_terminal(text: str) -> str:
+    """Remove escape sequences whole, then any other control character; tabs become spaces."""
+    return strip_control(_ESCAPE.sub("", text)).replace("\r\n", "\n").replace(
+        "\r", "\n").expandtabs(4)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Shorten to at most ``limit`` characters, marking the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Cleaned, whitespace-collapsed and truncated: for excerpts of model output."""
+    return truncate(" ".join(strip_control(text).split()), limit)

@@ -1,0 +1,121 @@
+"""Starting, resuming and closing a run: the steps ``workbench run`` and the TUI share.
+
+Both front ends go through the same checks in the same order — validate the suite (or the
+stored plan), refuse an unset API key or a missing embedded model before any cell runs,
+record the run — and mark it finished or interrupted the same way, so a run started in one
+can be resumed from the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import InputError, Problem
+from workbench.runner import Plan, Progress, Runner, load_plan_variants, make_plan, start_run
+from workbench.store import CellRecord, Store
+from workbench.suites import ModelSpec, find_project_root, load_suite
+from workbench.templates import PromptLibrary, PromptVersion
+
+
+@dataclass
+class PreparedRun:
+    """A recorded run, checked and ready to execute its missing cells."""
+
+    run_id: str
+    plan: Plan
+    variants: dict[str, PromptVersion]
+    already: int  # cells stored before this session (resume)
+
+    @property
+    def remaining(self) -> int:
+        return self.plan.total_cells - self.already
+
+    def progress(self) -> Progress:
+        return Progress(total=self.plan.total_cells, done=self.already)
+
+
+def start_new_run(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
+                  models: list[str | ModelSpec] | None = None, reruns: int | None = None,
+                  concurrency: int | None = None) -> PreparedRun:
+    """Validate the suite (with overrides), check models and keys, record a new run."""
+    suite = load_suite(Path(suite_path), prompts=prompts, models=models)
+    plan = make_plan(suite, reruns=reruns, concurrency=concurrency)
+    variants = {v.ref: v for v in suite.variants}
+    check_local_models(plan, variants)
+    check_api_keys(plan)
+    run_id = start_run(suite, store, plan)
+    return PreparedRun(run_id, plan, variants, 0)
+
+
+def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = None,
+               concurrency: int | None = None) -> PreparedRun:
+    """Reload a stored run's plan exactly; refuse if a variant's file changed since.
+
+    ``library`` defaults to the prompts folder of the project the suite lived in.
+    """
+    info = store.run(run_id)
+    plan = Plan.from_dict(info.plan)
+    if concurrency:
+        plan.concurrency = concurrency
+    if library is None:
+        library = PromptLibrary(find_project_root(Path(plan.base_dir)) / "prompts")
+    variants = load_plan_variants(plan, library, store)
+    check_local_models(plan, variants)
+    check_api_keys(plan)
+    store.set_status(info.id, "running")
+    return PreparedRun(info.id, plan, variants, store.count_cells(info.id))
+
+
+def check_api_keys(plan: Plan) -> None:
+    """Refuse before any cell runs if a model's ``api_key_env`` is unset (exit 2).
+
+    Otherwise every cell of that model would be stored as an error, and ``--resume`` would
+    not rerun them once the variable is set: they are stored, not missing.
+    """
+    problems = [
+        Problem(f"model {m['name']}: environment variable {m['api_key_env']} is not set",
+                plan.suite_path, hint=f"export {m['api_key_env']}=... and run again")
+        for m in plan.models if m.get("api_key_env") and not os.environ.get(m["api_key_env"])
+    ]
+    if problems:
+        raise InputError(problems)
+
+
+def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
+    """Refuse before any cell runs if the embedded model cannot load (exit 2, with the fix)."""
+    names = {m["name"] for m in plan.models}
+    names |= {s.model for v in variants.values() for s in v.spec.steps or [] if s.model}
+    if not any(n.startswith("local/") for n in names):
+        return
+    from workbench.models._local import LocalModelUnavailable, _import_llama_cpp, resolve_model_path
+
+    try:
+        resolve_model_path()
+        _import_llama_cpp()
+    except LocalModelUnavailable as exc:
+        raise InputError(str(exc)) from None
+
+
+async def execute(store: Store, prepared: PreparedRun,
+                  on_cell: Callable[[CellRecord], None] | None = None,
+                  stop: asyncio.Event | None = None) -> int:
+    """Run the missing cells (each committed as it finishes); returns how many ran.
+
+    Setting ``stop`` lets the cells in flight finish and starts no more; cancelling the
+    awaiting task stops at once. Either way every finished cell is kept; call
+    :func:`close_run` afterwards.
+    """
+    runner = Runner(prepared.plan, prepared.variants, store, prepared.run_id)
+    return await runner.run(on_cell=on_cell, stop=stop)
+
+
+def close_run(store: Store, prepared: PreparedRun) -> str:
+    """Mark the run finished if every cell is stored, else interrupted; returns the status."""
+    complete = store.count_cells(prepared.run_id) >= prepared.plan.total_cells
+    status = "finished" if complete else "interrupted"
+    store.set_status(prepared.run_id, status)
+    return status

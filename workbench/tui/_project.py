@@ -1,0 +1,106 @@
+"""The project folder the app works in, and what the screens share about it.
+
+Screens talk to the library through this object only; it imports the library modules on
+first use, so the first screen paints before pydantic, Jinja2 or litellm are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workbench.results import RunResults
+    from workbench.store import Store
+    from workbench.suites import ModelSpec
+    from workbench.templates import PromptLibrary
+
+
+@dataclass
+class RunRequest:
+    """What the Suites screen asks the Run screen to start (or which run to resume)."""
+
+    suite: Path | None = None
+    prompts: list[str] | None = None
+    models: list[str | ModelSpec] | None = None
+    reruns: int | None = None
+    resume: str | None = None  # a run id: finish its missing cells instead
+
+
+@dataclass
+class Project:
+    """Paths of one project: ``prompts/``, ``suites/`` and the store."""
+
+    root: Path
+    db: Path | None = None
+    _library: PromptLibrary | None = field(default=None, repr=False)
+    _results: dict[str, tuple[int, str, RunResults]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / "prompts"
+
+    @property
+    def suites_dir(self) -> Path:
+        return self.root / "suites"
+
+    @property
+    def db_path(self) -> Path:
+        if self.db is not None:
+            return Path(self.db)
+        from workbench.store import default_db_path
+
+        return default_db_path(self.root)
+
+    @property
+    def library(self) -> PromptLibrary:
+        if self._library is None:
+            from workbench.templates import PromptLibrary
+
+            self._library = PromptLibrary(self.prompts_dir)
+        return self._library
+
+    def suite_files(self) -> list[Path]:
+        """Suite files under ``suites/`` (``.yaml``/``.yml``), by name."""
+        if not self.suites_dir.is_dir():
+            return []
+        return sorted(p for p in self.suites_dir.iterdir()
+                      if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+    def has_store(self) -> bool:
+        return self.db_path.exists()
+
+    def open_store(self) -> Store:
+        """A new connection (SQLite connections stay in the thread that opened them)."""
+        from workbench.store import Store
+
+        return Store(self.db_path)
+
+    def results(self, run_id: str | None = None) -> RunResults | None:
+        """A run's grouped results (default: the newest run), recomputed only when it changed.
+
+        Call from a worker thread: a large run takes a moment to group and measure.
+        """
+        if not self.has_store():
+            return None
+        from workbench.results import load_results
+
+        with self.open_store() as store:
+            info = store.run(run_id) if run_id else store.latest_run()
+            if info is None:
+                return None
+            count = store.count_cells(info.id)
+            cached = self._results.get(info.id)
+            if cached is not None and cached[:2] == (count, info.status):
+                return cached[2]
+            results = load_results(store, info.id)
+            self._results[info.id] = (count, info.status, results)
+            return results

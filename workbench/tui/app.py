@@ -1,0 +1,148 @@
+"""``WorkbenchApp``: one mode per section, switched with a number key or the palette.
+
+Sections are listed once, in :data:`SECTIONS`; the key bindings, the section bar at the top
+of every screen and the command-palette entries are all derived from that list, so adding a
+screen is one more :class:`Section` entry, e.g.::
+
+    Section("escalation", "6", "Escalation", "Fine-tuning recommendation per suite",
+            "workbench.tui.screens.escalation:EscalationScreen")
+
+A screen that shows one stored run subclasses :class:`~workbench.tui.screens.base.RunViewScreen`
+(loading in a worker, the run picker and reload come with it) and implements ``show``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from importlib import import_module
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from workbench.tui._project import Project, RunRequest
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level screen: its mode id, key, title, palette help and where its class lives."""
+
+    id: str
+    key: str
+    title: str
+    help: str
+    screen: str  # "module:Class", imported when the section is first opened
+
+    def make_screen(self) -> Screen:
+        module, _, name = self.screen.partition(":")
+        return getattr(import_module(module), name)()
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("prompts", "1", "Prompts", "Prompt versions: view, edit, diff, label",
+            "workbench.tui.screens.prompts:PromptsScreen"),
+    Section("suites", "2", "Suites", "Suites and cases; pick variants and models to run",
+            "workbench.tui.screens.suites:SuitesScreen"),
+    Section("run", "3", "Run", "Start, watch, cancel or resume a run",
+            "workbench.tui.screens.run:RunScreen"),
+    Section("results", "4", "Results", "Variants × cases matrix, summaries, verdicts",
+            "workbench.tui.screens.results:ResultsScreen"),
+    Section("charts", "5", "Charts", "Consistency distribution, pass@k vs pass^k",
+            "workbench.tui.screens.charts:ChartsScreen"),
+)
+
+
+class WorkbenchApp(App[None]):
+    """Prompt Workbench: iterate on prompts, watch runs, read variance."""
+
+    TITLE = "Prompt Workbench"
+    CSS_PATH = Path(__file__).with_name("workbench.tcss")  # absolute: subclasses work too
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(s.key, f"section('{s.id}')", s.title, show=False) for s in SECTIONS),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+    MODES: ClassVar[dict] = {s.id: s.make_screen for s in SECTIONS}
+    DEFAULT_MODE = SECTIONS[0].id  # the first screen paints directly, no blank screen first
+
+    def __init__(self, project: Path | str, *, db: Path | None = None):
+        super().__init__()
+        self.project = Project(Path(project), db)
+        self.sections = SECTIONS
+        self.sub_title = self.project.name
+        self.run_request: RunRequest | None = None  # set by Suites, consumed by Run
+        self.current_run: str | None = None  # the run Results and Charts show
+        self.selected_suite: Path | None = None
+        self._painted = False
+        self._after_paint: list[Callable[[], object]] = []
+
+    # -- first paint -----------------------------------------------------------------
+
+    def after_first_paint(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is on screen (at once if it already is).
+
+        Work that imports the heavier library modules waits for this, so it never competes
+        with the first paint for the interpreter.
+        """
+        if self._painted:
+            callback()
+        else:
+            self._after_paint.append(callback)
+
+    def _on_ready(self) -> None:  # the underscore form: a subclass's on_ready keeps it
+        self._painted = True
+        callbacks, self._after_paint = self._after_paint, []
+        for callback in callbacks:
+            callback()
+
+    # -- navigation ------------------------------------------------------------------
+
+    def action_section(self, section: str) -> None:
+        self.switch_mode(section)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def show_run(self, request: RunRequest) -> None:
+        """Hand a run request to the Run screen and open it."""
+        self.run_request = request
+        self.switch_mode("run")
+        screen = self.screen
+        if hasattr(screen, "take_request"):
+            screen.take_request()
+
+    def show_results(self, run_id: str) -> None:
+        self.current_run = run_id
+        self.switch_mode("results")
+
+    # -- command palette -------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for section in self.sections:
+            yield SystemCommand(f"Go to {section.title}", f"{section.help}  [{section.key}]",
+                                partial(self.switch_mode, section.id))
+        # The current screen's own actions, so everything the footer offers is searchable.
+        where = next((s.title for s in self.sections
+                      if s.id == getattr(screen, "SECTION", None)), screen.title or "")
+        for binding in _screen_bindings(screen):
+            yield SystemCommand(binding.description,
+                                f"{where}  [{binding.key_display or binding.key}]",
+                                partial(screen.run_action, binding.action))
+        yield SystemCommand("Toggle light/dark theme", "Switch between the light and dark "
+                            "theme  [ctrl+t]", self.action_toggle_theme)
+        yield from super().get_system_commands(screen)
+
+
+def _screen_bindings(screen: Screen) -> list[Binding]:
+    seen: set[str] = set()
+    found: list[Binding] = []
+    for binding in getattr(screen, "BINDINGS", []):
+        if isinstance(binding, Binding) and binding.description and binding.show \
+                and binding.description not in seen:
+            seen.add(binding.description)
+            found.append(binding)
+    return found

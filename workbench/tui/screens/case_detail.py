@@ -1,0 +1,150 @@
+"""One case of one variant × model: its N outputs side by side, differences highlighted.
+
+Each output is compared word by word with the reference output (the first rerun that gave
+the most common answer), so what changes between reruns stands out; the parsed answers are
+counted above, and each rerun lists the assertions it failed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import HorizontalScroll, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from workbench.tui._diff import against_reference
+from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pct
+from workbench.tui.widgets.side_by_side import spans_text
+
+
+def reference_output(case) -> str | None:
+    """The raw output the others are compared with: first rerun giving the modal answer."""
+    modal = case.stats.answers[0][0] if case.stats.answers else None
+    outputs = [c for c in case.cells if c.status != "error" and c.output is not None]
+    if modal is not None:
+        from workbench.parsing import answer_key
+
+        for cell in outputs:
+            if cell.parse_ok and answer_key(cell.answer) == modal:
+                return cell.output
+    return outputs[0].output if outputs else None
+
+
+def case_header(group, case) -> Text:
+    from workbench.reports._common import answer_counts
+
+    st = case.stats
+    out = inert(case.case_id, style="bold")
+    out.append("  ")
+    out.append_text(inert(group.label, style="italic", limit=60))
+    out.append("\n")
+    if case.vars:
+        for name, value in case.vars.items():
+            out.append(f"{name} = ", style=MUTED)
+            out.append_text(inert(str(value), limit=100))
+            out.append("\n")
+    if case.expected is not None:
+        out.append("expected = ", style=MUTED)
+        out.append_text(inert(str(case.expected), limit=80))
+        out.append("\n")
+    lo, hi = st.wilson
+    out.append(f"passed {st.passes}/{st.n} ", style=f"bold {level_color(st.pass_rate)}")
+    out.append(f"(95% CI {pct(lo)}–{pct(hi)}) · ", style=MUTED)
+    out.append(f"modal share {st.modal_share:.2f}", style=level_color(st.modal_share))
+    out.append(f" · TARr {'yes' if st.tar_raw else 'no'} · TARa {'yes' if st.tar_answer else 'no'}"
+               f" · entropy {st.entropy:.2f} · similarity {st.similarity:.2f}"
+               f" · parsed {pct(st.parse_rate)}", style=MUTED)
+    if st.unstable:
+        out.append("  unstable", style=f"bold {POOR}")
+    out.append("\nanswers: ", style=MUTED)
+    for i, (answer, count) in enumerate(answer_counts(st)):
+        if i:
+            out.append(" · ")
+        out.append_text(inert(answer, style="bold", limit=40))
+        out.append(f"×{count}")
+    return out
+
+
+def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
+    """(title, body, failed) for one rerun's column."""
+    title = Text(f"#{cell.rerun} ")
+    if cell.status == "error":
+        title.append("! error", style=f"bold {POOR}")
+        return title, inert(cell.error or "error", style=POOR), True
+    title.append("✓ " if cell.passed else "✗ ", style=f"bold {GOOD if cell.passed else POOR}")
+    if cell.parse_ok:
+        title.append_text(inert(str(cell.answer), style="bold", limit=30))
+    else:
+        title.append("(no answer)")
+    raw = cell.output or ""
+    body = spans_text(against_reference(raw, reference)) if reference is not None \
+        else inert(raw)
+    failed = [a for a in cell.assertions if not a.get("passed") and a.get("weight", 1) > 0]
+    if failed:
+        body.append("\n\n")
+        for a in failed:
+            body.append("✗ ", style=POOR)
+            body.append_text(inert(f"{a.get('type')}: {a.get('reason', '')}", style=MUTED))
+            body.append("\n")
+    return title, body, not cell.passed
+
+
+class CaseDetailScreen(Screen[None]):
+    TITLE = "Case"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "group(-1)", "Prev variant", key_display="["),
+        Binding("right_square_bracket", "group(1)", "Next variant", key_display="]"),
+    ]
+
+    def __init__(self, results, case_id: str, group: int = 0) -> None:
+        super().__init__()
+        self.results = results
+        self.case_id = case_id
+        self.group = group
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="case-head")
+        yield HorizontalScroll(id="case-outputs")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.show()
+
+    def _case(self):
+        group = self.results.groups[self.group]
+        return group, next((c for c in group.cases if c.case_id == self.case_id), None)
+
+    async def show(self) -> None:
+        group, case = self._case()
+        head = self.query_one("#case-head", Static)
+        outputs = self.query_one("#case-outputs", HorizontalScroll)
+        await outputs.remove_children()
+        if case is None:
+            head.update(Text(f"{self.case_id}: no cells for {group.label} yet", style=MUTED))
+            return
+        head.update(case_header(group, case))
+        reference = reference_output(case)
+        columns = []
+        # Every rerun side by side when they fit; narrow columns scroll sideways instead.
+        width = max(22, (outputs.size.width or self.app.size.width) // max(1, len(case.cells)))
+        for cell in case.cells:
+            title, body, failed = output_column(cell, reference)
+            column = Vertical(VerticalScroll(Static(body)), classes="output-col")
+            column.border_title = title
+            column.styles.width = width
+            if failed:
+                column.add_class("failed")
+            columns.append(column)
+        await outputs.mount_all(columns)
+
+    async def action_group(self, delta: int) -> None:
+        count = len(self.results.groups)
+        if count > 1:
+            self.group = (self.group + delta) % count
+            await self.show()

@@ -1,0 +1,385 @@
+"""Run: start or resume a run in a worker thread and watch its cells fill in.
+
+The run goes through the same library calls as ``workbench run`` (:mod:`workbench.runs`):
+same validation, same checks, same store, one commit per cell. It runs on its own thread
+with its own event loop and SQLite connection and reports back with messages, so the UI
+keeps responding; litellm is first imported there, when the first call is made.
+Cancelling (``c``) lets the cells in flight finish; ``c`` again stops at once. Either way
+every finished cell is kept and the run can be resumed (``u``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, ProgressBar, RichLog, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from workbench.errors import InputError
+from workbench.tui._project import RunRequest
+from workbench.tui._render import GOOD, MUTED, POOR, inert, rerun_glyph
+from workbench.tui.screens.base import SectionScreen
+
+
+@dataclass
+class _Control:
+    """How the UI thread reaches into the run's thread to stop it."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task | None = None
+    stop: asyncio.Event | None = None
+    stopping: bool = False
+
+    def request_stop(self) -> None:
+        self.stopping = True
+        if self.loop is not None and self.stop is not None:
+            with contextlib.suppress(RuntimeError):  # the run ended meanwhile
+                self.loop.call_soon_threadsafe(self.stop.set)
+
+    def cancel_now(self) -> None:
+        self.request_stop()  # in case the task has not started yet
+        if self.loop is not None and self.task is not None:
+            with contextlib.suppress(RuntimeError):  # the run ended meanwhile
+                self.loop.call_soon_threadsafe(self.task.cancel)
+
+
+class RunScreen(SectionScreen):
+    SECTION = "run"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "start", "Run selected suite"),
+        Binding("u", "resume", "Resume a run"),
+        Binding("c", "cancel", "Cancel run"),
+        Binding("o", "open_results", "Open results"),
+    ]
+
+    class Started(Message):
+        def __init__(self, prepared, stored: list) -> None:
+            super().__init__()
+            self.prepared = prepared
+            self.stored = stored
+
+    class CellDone(Message):
+        def __init__(self, cell) -> None:
+            super().__init__()
+            self.cell = cell
+
+    class Ended(Message):
+        def __init__(self, status: str) -> None:
+            super().__init__()
+            self.status = status
+
+    class Refused(Message):
+        def __init__(self, error: InputError) -> None:
+            super().__init__()
+            self.error = error
+
+    class Shown(Message):
+        """A stored run loaded for viewing (not running)."""
+
+        def __init__(self, info, plan, stored: list) -> None:
+            super().__init__()
+            self.info = info
+            self.plan = plan
+            self.stored = stored
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.control: _Control | None = None
+        self.run_id: str | None = None
+        self.suite_name = ""
+        self.status = "idle"
+        self.progress = None  # workbench.runner.Progress while a run is shown
+        self.live = False
+        self.cells_seen = 0  # cells that arrived during the current live run
+        self._groups: dict[tuple[str, str], str] = {}
+        self._glyphs: dict[tuple[str, str], list[Text]] = {}
+        self._reruns = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="run-head")
+        yield ProgressBar(id="run-progress", show_eta=False)
+        yield Static(id="run-stats")
+        yield DataTable(id="live-table", cursor_type="row", zebra_stripes=True)
+        log = RichLog(id="run-errors", wrap=True, markup=False, max_lines=2000)
+        log.border_title = "errors"
+        yield log
+
+    def on_mount(self) -> None:
+        # Rates decay while a slow call is in flight, so they are redrawn every second.
+        self._rates = self.set_interval(1.0, self._stats, pause=True)
+        self.query_one("#live-table", DataTable).focus()
+        self._head()
+        if not self.take_request():
+            self.show_stored(self.app.current_run)
+
+    def on_screen_resume(self) -> None:
+        self.take_request()
+
+    # -- starting ----------------------------------------------------------------------
+
+    def take_request(self) -> bool:
+        """Start the run the app handed over (from Suites), if any; True if one started."""
+        request = self.app.run_request
+        if request is None or not self.is_mounted:
+            return False
+        self.app.run_request = None
+        self.begin(request)
+        return True
+
+    def begin(self, request: RunRequest) -> None:
+        if self.live:
+            self.notify("a run is in progress; cancel it first (c)", severity="warning")
+            return
+        self.live = True
+        self.status = "starting"
+        self.cells_seen = 0
+        self.query_one("#run-errors", RichLog).clear()
+        self._head()
+        self.control = _Control()
+        self._execute(request, self.control)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _execute(self, request: RunRequest, control: _Control) -> None:
+        from workbench.runs import close_run, execute, resume_run, start_new_run
+
+        store = self.project.open_store()
+        try:
+            try:
+                if request.resume:
+                    prepared = resume_run(store, request.resume)
+                else:
+                    prepared = start_new_run(store, request.suite, prompts=request.prompts,
+                                             models=request.models, reruns=request.reruns)
+            except InputError as exc:
+                self.post_message(self.Refused(exc))
+                return
+            stored = list(store.cells(prepared.run_id)) if prepared.already else []
+            self.post_message(self.Started(prepared, stored))
+
+            async def main() -> None:
+                control.task = asyncio.current_task()
+                control.stop = asyncio.Event()
+                if control.stopping:  # cancelled while the run was being prepared
+                    control.stop.set()
+                await execute(store, prepared, stop=control.stop,
+                              on_cell=lambda cell: self.post_message(self.CellDone(cell)))
+
+            # asyncio.Runner, like asyncio.run in the CLI, also winds down what litellm
+            # leaves on the loop (its logging worker) when the run ends or is cancelled.
+            with asyncio.Runner() as runner:
+                control.loop = runner.get_loop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    runner.run(main())
+            self.post_message(self.Ended(close_run(store, prepared)))
+        except Exception as exc:  # a bug or a store failure: show it, never hide it
+            self.post_message(self.Ended(f"failed: {type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            store.close()
+
+    # -- showing -----------------------------------------------------------------------
+
+    def on_run_screen_refused(self, message: Refused) -> None:
+        self.live = False
+        self.status = "refused"
+        self._head()
+        log = self.query_one("#run-errors", RichLog)
+        log.write(Text("The run did not start:", style=f"bold {POOR}"))
+        for problem in message.error.problems:
+            log.write(inert(f"  {problem}"))
+
+    def on_run_screen_started(self, message: Started) -> None:
+        from workbench.runner import Progress
+
+        prepared = message.prepared
+        self.run_id = prepared.run_id
+        self.app.current_run = prepared.run_id
+        self.suite_name = prepared.plan.suite
+        self.status = "running"
+        self._build_table(prepared.plan)
+        self.progress = Progress(total=prepared.plan.total_cells)
+        for cell in message.stored:
+            self._place(cell)
+            self._count_stored(cell)
+        self.progress.started = time.monotonic()
+        self._head()
+        self._stats()
+        self._rates.resume()
+
+    def on_run_screen_cell_done(self, message: CellDone) -> None:
+        cell = message.cell
+        self.cells_seen += 1
+        if self.progress is not None:
+            self.progress.add(cell)
+        self._place(cell)
+        if cell.status == "error":
+            self.query_one("#run-errors", RichLog).write(inert(
+                f"{cell.case_id} #{cell.rerun} · {cell.variant} · {cell.model}: {cell.error}"))
+        self._stats()
+
+    def on_run_screen_ended(self, message: Ended) -> None:
+        self._rates.pause()
+        self.live = False
+        self.status = message.status
+        self.control = None
+        self._head()
+        self._stats()
+        if message.status == "finished":
+            self.notify("run finished — press o for results", title=self.suite_name)
+
+    def on_run_screen_shown(self, message: Shown) -> None:
+        from workbench.runner import Progress
+
+        if self.live:
+            return
+        self.run_id = message.info.id
+        self.suite_name = message.info.suite
+        stored = len(message.stored)
+        self.status = "finished" if stored >= message.plan.total_cells else message.info.status
+        self._build_table(message.plan)
+        self.progress = Progress(total=message.plan.total_cells)
+        for cell in message.stored:
+            self._place(cell)
+            self._count_stored(cell)
+        self._head()
+        self._stats()
+
+    @work(thread=True, exclusive=True, group="show", exit_on_error=False)
+    def show_stored(self, run_id: str | None) -> None:
+        """Show a stored run (by default the newest) while nothing is running."""
+        from workbench.runner import Plan
+
+        if not self.project.has_store():
+            return
+        with self.project.open_store() as store:
+            info = store.run(run_id) if run_id else store.latest_run()
+            if info is None:
+                return
+            plan = Plan.from_dict(info.plan)
+            self.post_message(self.Shown(info, plan, list(store.cells(info.id))))
+
+    def _count_stored(self, cell) -> None:
+        """Cells stored before this view: they count toward totals but not rates."""
+        p = self.progress
+        p.done += 1
+        p.passed += cell.passed
+        p.errors += cell.status == "error"
+        p.prompt_tokens += cell.prompt_tokens
+        p.completion_tokens += cell.completion_tokens
+        p.cost += cell.cost
+
+    def _build_table(self, plan) -> None:
+        table = self.query_one("#live-table", DataTable)
+        table.clear(columns=True)
+        self._reruns = plan.reruns
+        self._groups = {}
+        self._glyphs = {}
+        table.add_column("case", key="case")
+        for variant, model in plan.groups:
+            key = f"{variant} · {model}"
+            self._groups[(variant, model)] = key
+            table.add_column(inert(key, limit=40), key=key)
+        empty = [Text("·" * plan.reruns, style=MUTED)] * len(plan.groups)
+        for case in plan.cases:
+            table.add_row(inert(case.id, limit=30), *empty, key=case.id)
+
+    def _place(self, cell) -> None:
+        column = self._groups.get((cell.variant, cell.model))
+        if column is None:
+            return
+        glyphs = self._glyphs.setdefault((cell.case_id, column),
+                                         [rerun_glyph(None)] * self._reruns)
+        if cell.rerun < len(glyphs):
+            glyphs[cell.rerun] = rerun_glyph(cell.passed, cell.status == "error")
+        with contextlib.suppress(CellDoesNotExist):  # a case the plan does not list
+            self.query_one("#live-table", DataTable).update_cell(
+                cell.case_id, column, Text("").join(glyphs))
+
+    def _head(self) -> None:
+        head = Text()
+        if self.run_id is None and self.status in {"idle", "starting", "refused"}:
+            head.append("No run yet. " if self.status == "idle" else "")
+            head.append("Pick a suite on Suites (2) and press r, or press u to resume "
+                        "a stored run.", style=MUTED)
+            if self.status == "starting":
+                head = Text("Starting… (validating the suite and loading the models)",
+                            style=MUTED)
+            self.query_one("#run-head", Static).update(head)
+            return
+        head.append_text(inert(self.suite_name, style="bold"))
+        head.append(f"  run {self.run_id}  ", style=MUTED)
+        style = {"running": "bold", "finished": f"bold {GOOD}"}.get(self.status,
+                                                                      f"bold {POOR}")
+        label = "stopping (finishing cells in flight; c again stops now)" \
+            if self.live and self.control and self.control.stopping else self.status
+        head.append(label, style=style)
+        self.query_one("#run-head", Static).update(head)
+
+    def _stats(self) -> None:
+        p = self.progress
+        bar = self.query_one("#run-progress", ProgressBar)
+        if p is None:
+            self.query_one("#run-stats", Static).update("")
+            return
+        bar.update(total=p.total, progress=p.done)
+        rates = (f"{p.cells_per_second:.1f} cells/s · {p.calls_per_second:.1f} calls/s"
+                 if self.live else "– cells/s")
+        text = Text(f"{p.done}/{p.total} cells · ")
+        text.append(f"{p.passed} passed", style=GOOD)
+        text.append(" · ")
+        text.append(f"{p.errors} errors", style=POOR if p.errors else "")
+        text.append(f" · {rates} · {p.tokens:,} tokens · ${p.cost:.4f}")
+        self.query_one("#run-stats", Static).update(text)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        suite = self.app.selected_suite
+        if suite is None:
+            files = self.project.suite_files()
+            suite = files[0] if len(files) == 1 else None
+        if suite is None:
+            self.notify("pick a suite on the Suites screen (2) first", severity="warning")
+            return
+        self.begin(RunRequest(suite=suite))
+
+    def action_resume(self) -> None:
+        if self.live:
+            self.notify("a run is in progress", severity="warning")
+            return
+        from workbench.tui.screens.runs_picker import RunsPicker
+
+        def chosen(run_id: str | None) -> None:
+            if run_id:
+                self.begin(RunRequest(resume=run_id))
+
+        self.app.push_screen(RunsPicker("Resume which run?", unfinished_only=True), chosen)
+
+    def action_cancel(self) -> None:
+        if not self.live or self.control is None:
+            self.notify("nothing is running")
+            return
+        if self.control.stopping:
+            self.control.cancel_now()
+        else:
+            self.control.request_stop()
+        self._head()
+
+    def action_open_results(self) -> None:
+        if self.run_id is None:
+            self.notify("no run to show yet", severity="warning")
+            return
+        self.app.show_results(self.run_id)
+
+    def on_unmount(self) -> None:
+        if self.control is not None:
+            self.control.cancel_now()
