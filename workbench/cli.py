@@ -181,7 +181,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         results = load_results(store, args.run)
-    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md)
+    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md,
+                  html_path=args.html)
     print(render_summary(results, color=sys.stdout.isatty()), end="")
     return EXIT_OK if results.ok else EXIT_FAILED
 
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="F", help="write the JSON report here")
     run.add_argument("--junit", metavar="F", help="write JUnit XML here")
     run.add_argument("--md", metavar="F", help="write a Markdown summary here")
+    run.add_argument("--html", metavar="F", help="write the HTML variance report here")
     run.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
@@ -233,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", metavar="F")
     report.add_argument("--junit", metavar="F")
     report.add_argument("--md", metavar="F")
+    report.add_argument("--html", metavar="F", help="the self-contained HTML variance report")
     report.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
     report.set_defaults(func=cmd_report)
 

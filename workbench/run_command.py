@@ -105,7 +105,8 @@ def _execute(args: argparse.Namespace, store: Store, plan: Plan, variants: dict,
     complete = store.count_cells(run_id) >= plan.total_cells
     store.set_status(run_id, "finished" if complete else "interrupted")
     results = load_results(store, run_id)
-    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md)
+    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md,
+                  html_path=args.html)
     from workbench.reports import render_summary
 
     print(render_summary(results, color=sys.stdout.isatty()))
@@ -113,11 +114,12 @@ def _execute(args: argparse.Namespace, store: Store, plan: Plan, variants: dict,
 
 
 def write_reports(results: RunResults, *, json_path: str | None = None,
-                  junit_path: str | None = None, md_path: str | None = None) -> None:
-    from workbench.reports import write_json, write_junit, write_markdown
+                  junit_path: str | None = None, md_path: str | None = None,
+                  html_path: str | None = None) -> None:
+    from workbench.reports import write_html, write_json, write_junit, write_markdown
 
     for path, writer in ((json_path, write_json), (junit_path, write_junit),
-                         (md_path, write_markdown)):
+                         (md_path, write_markdown), (html_path, write_html)):
         if path:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
