@@ -204,6 +204,39 @@ def test_chain_exports_its_final_step_from_a_passing_rerun(tmp_path: Path) -> No
     assert check_example(json.loads(examples[0].to_line())) is None
 
 
+def test_cli_exports_a_chain_from_its_stored_run(tmp_path: Path, monkeypatch, capsys) -> None:
+    from workbench.runner import Plan, PlanCase, PlanVariant
+    from workbench.templates import content_hash
+
+    (tmp_path / "prompts" / "c").mkdir(parents=True)
+    (tmp_path / "prompts" / "c" / "v1.yaml").write_text(CHAIN)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "chain.yaml").write_text(
+        "name: chain\nprompts: [c@1]\ncases:\n"
+        "  - {id: a, vars: {note: n, question: q}, expected: 3}\n"
+        "  - {id: b, vars: {note: n, question: q}, expected: 5}\n")
+    monkeypatch.chdir(tmp_path)
+    plan = Plan("chain", "suites/chain.yaml", str(tmp_path / "suites"),
+                [PlanVariant("c@1", "c", 1, content_hash(CHAIN), "prompts/c/v1.yaml")],
+                [{"name": "m"}], [("c@1", "m")],
+                [PlanCase("a", {}, 3, [], None), PlanCase("b", {}, 5, [], None)], 2, {}, 0, 1,
+                30.0, 1, None, {})
+    with Store(tmp_path / ".workbench" / "workbench.db") as store:
+        store.create_run("r", "chain", plan.suite_path, plan.to_dict(), plan.total_cells)
+        store.record_prompt_version("c", 1, content_hash(CHAIN), CHAIN, "r")
+        for cell in [_chain_cell("a", 0, "- wrong fact", False),
+                     _chain_cell("a", 1, "- 3 items", True)]:
+            store.add_cell(cell)
+    assert main(["export-finetune", "suites/chain.yaml", "-o", "c.jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 1 example(s) to c.jsonl" in out
+    assert "skipped 1 case(s) no stored rerun took to the final step: b" in out
+    (line,) = (tmp_path / "c.jsonl").read_text().splitlines()
+    assert json.loads(line)["messages"][1]["content"] == "Facts: - 3 items Question: how many?"
+    assert main(["export-finetune", "suites/chain.yaml", "-o", "d.jsonl", "--prompt", "c@1"]) == 0
+    assert (tmp_path / "d.jsonl").read_text().splitlines() == [line]
+
+
 def test_nothing_to_export_and_bad_flags_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
     cases = [Case(f"c{i}", None, f"t{i}") for i in range(3)]
     _project(tmp_path, cases)

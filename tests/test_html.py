@@ -24,7 +24,7 @@ from tests.test_reports import MODEL, A, _cell, _cells, _store_run
 from workbench.cli import main
 from workbench.reports import render_html, write_html
 from workbench.reports._html import CSS, el, esc
-from workbench.reports.html import modal_text, word_diff
+from workbench.reports.html import reference_text, word_diff
 from workbench.reports.svg import PALETTE, heat_color
 from workbench.results import RunResults
 
@@ -59,12 +59,16 @@ def test_escaping_helper_and_builder() -> None:
 
 def test_word_diff_marks_what_differs_from_the_modal_output() -> None:
     assert word_diff("the cat sat", "the dog sat") == \
-        'the <del title="in the most common output">cat</del><ins>dog</ins> sat'
+        'the <del title="in the reference output">cat</del><ins>dog</ins> sat'
     assert word_diff("billing", "billing") == "billing"
     assert word_diff("a b", "a b <script>") == "a b<ins> &lt;script&gt;</ins>"
-    assert modal_text(["x", "y", "y", None]) == "y"
-    assert modal_text(["x", "y"]) == "x"  # first seen wins a tie
-    assert modal_text([None]) is None
+    assert reference_text(["x", "y", "y", None]) == "y"
+    assert reference_text(["x", "y", "x", "y"]) == "x"  # first seen wins a tie
+    assert reference_text([None]) is None
+    # Every output differs: the first that gave the most common answer.
+    assert reference_text(["It is a bill", "shipping!", "billing.", "Billing"],
+                          ["billing", "shipping", "billing", "billing"]) == "It is a bill"
+    assert reference_text(["a", "b", "c"], ["x", "y", "y"]) == "b"
 
 
 def test_report_is_self_contained_and_scriptless(results: RunResults) -> None:
@@ -98,7 +102,7 @@ def test_report_sections_and_charts(results: RunResults) -> None:
     assert ids == ["c1", "c3", "c2"]
     assert section.count("<details open>") == 2
     # c1's failing rerun is diffed against the modal output ("billing").
-    assert "<del title=\"in the most common output\">billing</del><ins>shipping | maybe" in \
+    assert "<del title=\"in the reference output\">billing</del><ins>shipping | maybe" in \
         section
     assert "error: timeout after 30s" in section and "no answer parsed" in section
     assert "Per step (chain)" in html and "Variance first appears at step &#39;summary&#39;" in html

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +18,7 @@ from workbench.escalation import (
     load_history,
     settings_from_suite,
 )
-from workbench.run_command import open_store
-from workbench.store import Store
+from workbench.store import Store, default_db_path
 from workbench.suites import Suite, find_project_root, load_suite
 
 
@@ -30,16 +31,31 @@ class SuiteRef:
     settings: EscalationSettings
 
 
-def resolve_suite(arg: str, store: Store) -> SuiteRef:
+def _store_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else default_db_path(Path(args.project))
+
+
+@contextmanager
+def existing_store(args: argparse.Namespace) -> Iterator[Store | None]:
+    """The store, if there is one: these commands only read, so they never create it."""
+    path = _store_path(args)
+    if not path.exists():
+        yield None
+        return
+    with Store(path) as store:
+        yield store
+
+
+def resolve_suite(arg: str, store: Store | None) -> SuiteRef:
     """A suite file path, or the name of a suite with stored runs (its file, if still there,
     supplies the settings; otherwise the latest run's thresholds do)."""
     path = Path(arg)
     if path.is_file():
         suite = load_suite(path)
         return SuiteRef(suite.name, suite, settings_from_suite(suite.spec))
-    runs = store.runs(arg)
+    runs = store.runs(arg) if store else []
     if not runs:
-        known = sorted({r.suite for r in store.runs()})
+        known = sorted({r.suite for r in store.runs()}) if store else []
         raise InputError(Problem(
             f"no suite file '{arg}' and no stored runs of a suite named '{arg}'",
             hint=("suites with runs: " + ", ".join(known)) if known
@@ -56,9 +72,9 @@ def resolve_suite(arg: str, store: Store) -> SuiteRef:
 def escalate_from_cli(args: argparse.Namespace) -> int:
     from workbench.reports.escalation import render_escalation_text, write_escalation
 
-    with open_store(args) as store:
+    with existing_store(args) as store:
         ref = resolve_suite(args.suite, store)
-        history = _history(store, ref, args.suite)
+        history = _history(store, ref, args)
     report = escalate(history, ref.settings)
     written = write_escalation(report, md=args.md, html=args.html, json_path=args.json,
                                suite_arg=args.suite)
@@ -69,13 +85,30 @@ def escalate_from_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(store: Store, ref: SuiteRef, arg: str) -> History:
+def _history(store: Store | None, ref: SuiteRef, args: argparse.Namespace) -> History:
+    hint = f"run it first: workbench run {args.suite}"
+    if store is None:
+        raise InputError(Problem(f"no stored runs of suite '{ref.name}'",
+                                 display_path(_store_path(args)), hint=hint))
     try:
         return load_history(store, ref.name)
     except InputError as exc:
         problem = exc.problems[0]
-        raise InputError(Problem(problem.message, problem.file,
-                                 hint=f"run it first: workbench run {arg}")) from None
+        raise InputError(Problem(problem.message, problem.file, hint=hint)) from None
+
+
+def _stored_cells(store: Store, run_id: str, model: str | None, name: str, version: int
+                  ) -> dict[str, list]:
+    """A run's cells of one prompt version on one model, by case (a chain's exported input is
+    its final step as a stored rerun sent it)."""
+    from workbench.results import load_results
+
+    results = load_results(store, run_id)
+    refs = {v.ref for v in results.plan.variants if (v.name, v.version) == (name, version)}
+    for group in results.groups:
+        if group.model == model and group.variant in refs:
+            return {c.case_id: c.cells for c in group.cases}
+    return {}
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
@@ -86,46 +119,48 @@ def export_from_cli(args: argparse.Namespace) -> int:
         validate_jsonl,
         write_jsonl,
     )
-    from workbench.results import load_results
     from workbench.templates import PromptLibrary, parse_version_text
 
     if args.holdout is not None and not 0.0 <= args.holdout < 1.0:
         raise InputError("--holdout is the held-out fraction: at least 0 and below 1 "
                          "(e.g. --holdout 0.2)")
-    with open_store(args) as store:
+    with existing_store(args) as store:
         ref = resolve_suite(args.suite, store)
         if ref.suite is None:
             raise InputError(Problem(f"the file of suite '{ref.name}' is gone; export needs "
                                      "its cases", hint="pass the suite file's path"))
         suite = ref.suite
         library = PromptLibrary(find_project_root(suite.path.resolve().parent) / "prompts")
-        cells_by_case: dict = {}
         if args.prompt:
             prompt = library.resolve(args.prompt)
             source = f"{prompt.ref} (--prompt)"
+            run_id = model = None
+            if prompt.spec.steps and store is not None:  # a chain needs its stored reruns
+                measured = [p for p in _history(store, ref, args).points
+                            if (p.prompt, p.version) == (prompt.name, prompt.version)
+                            and (args.model is None or p.model == args.model)]
+                if measured:
+                    run_id, model = measured[-1].run_id, measured[-1].model
         else:
-            history = _history(store, ref, args.suite)
-            best = best_point(history, ref.settings, args.model)
-            text = store.stored_prompt_text(best.prompt, best.version)
+            best = best_point(_history(store, ref, args), ref.settings, args.model)
+            text = store.stored_prompt_text(best.prompt, best.version) if store else None
             path = library.path_of(best.prompt, best.version)
             prompt = (parse_version_text(text, path, best.prompt, best.version)
                       if text is not None else library.load(best.prompt, best.version))
             source = f"{best.ref}, the best version on {best.model}"
-            if prompt.spec.steps:
-                results = load_results(store, best.run_id)
-                refs = {v.ref for v in results.plan.variants
-                        if (v.name, v.version) == (best.prompt, best.version)}
-                group = next(g for g in results.groups
-                             if g.model == best.model and g.variant in refs)
-                cells_by_case = {c.case_id: c.cells for c in group.cases}
+            run_id, model = best.run_id, best.model
+        cells_by_case = (_stored_cells(store, run_id, model, prompt.name, prompt.version)
+                         if prompt.spec.steps and store is not None and run_id else {})
     cases = [(c.id, c.vars, c.expected) for c in suite.cases]
     examples, skipped = build_examples(prompt, cases, cells_by_case)
+    if not examples and not skipped:
+        raise InputError(Problem("nothing to export: no case has an expected answer",
+                                 display_path(suite.path),
+                                 hint="add 'expected' to the cases: it is the fine-tuning target"))
     if not examples:
-        raise InputError(Problem(
-            "nothing to export: no case has an expected answer" if not skipped else
-            "nothing to export: no stored rerun reached the chain's final step",
-            display_path(suite.path), hint="add 'expected' to the cases (the fine-tuning "
-                                           "target)"))
+        raise InputError(Problem("nothing to export: no stored rerun reached the chain's final "
+                                 "step", display_path(suite.path),
+                                 hint=f"run it first: workbench run {args.suite}"))
     train, held = split_holdout(examples, args.holdout or 0.0, args.seed)
     out = Path(args.output)
     targets = [(out, train)]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from workbench.errors import InputError, Problem
+from workbench.errors import InputError, Problem, display_path
 from workbench.stats import (
     VERDICT_BETTER,
     VERDICT_WORSE,
@@ -229,7 +229,8 @@ def load_history(store: Any, suite: str) -> History:
 
     runs = store.runs(suite)
     if not runs:
-        raise InputError(Problem(f"no stored runs of suite '{suite}'", str(store.path),
+        raise InputError(Problem(f"no stored runs of suite '{suite}'",
+                                 display_path(store.path),
                                  hint="run it first: workbench run suites/<file>.yaml"))
     points: dict[tuple[str, int, str], HistoryPoint] = {}
     first_seen: dict[tuple[str, int, str], tuple[float, int]] = {}
@@ -281,7 +282,7 @@ def load_history(store: Any, suite: str) -> History:
             )
     if not points:
         raise InputError(Problem(f"the runs of suite '{suite}' have no results yet",
-                                 str(store.path),
+                                 display_path(store.path),
                                  hint="finish one: workbench run SUITE --resume RUN"))
     ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])
     return History(suite=suite, runs=used, points=ordered)

@@ -4,7 +4,7 @@ What it shows, top to bottom: the verdict and a summary per variant × model; ch
 rate and consistency with 95% intervals, the distribution of modal share over cases, pass@k
 against pass^k, a variant × case heat map); the paired comparisons; then per group its
 thresholds, per-step statistics for chains, and every case — unstable ones first — expandable
-to its N outputs side by side, each highlighted word by word against the most common output.
+to its N outputs side by side, each highlighted word by word against a reference output.
 
 Safety: all text goes through :func:`workbench.reports._html.el`, which escapes it; the page
 has no script and a Content-Security-Policy that allows none, loads nothing from the network,
@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from workbench.parsing import answer_key
 from workbench.reports import svg
 from workbench.reports._common import (
     answer_counts,
@@ -65,20 +66,31 @@ def word_diff(base: str, text: str) -> Markup:
             parts.append("".join(b[j1:j2]))
             continue
         if op in ("delete", "replace") and "".join(a[i1:i2]).strip():
-            parts.append(el("del", "".join(a[i1:i2]), title="in the most common output"))
+            parts.append(el("del", "".join(a[i1:i2]), title="in the reference output"))
         if op in ("insert", "replace"):
             parts.append(el("ins", "".join(b[j1:j2])))
     return join(parts)
 
 
-def modal_text(texts: list[str | None]) -> str | None:
-    """The most common text (first seen wins a tie): the reference the others are diffed to."""
+def reference_text(texts: list[str | None], answers: list[str | None] | None = None
+                   ) -> str | None:
+    """The output the others are diffed against: the most common text when some text repeats
+    (first seen wins a tie); when every output differs, the first one that gave the most
+    common answer (so the reference is a typical rerun, not an arbitrary one)."""
     present = [t for t in texts if t is not None]
     if not present:
         return None
     counts = Counter(present)
     best = max(counts.values())
-    return next(t for t in present if counts[t] == best)
+    if best > 1 or not answers:
+        return next(t for t in present if counts[t] == best)
+    votes = Counter(a for a in answers if a is not None)
+    if votes:
+        modal = votes.most_common(1)[0][0]
+        for text, answer in zip(texts, answers, strict=False):
+            if text is not None and answer == modal:
+                return text
+    return present[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,8 +289,10 @@ def _case(case: CaseResult, expanded: bool = False) -> Markup:
     s = case.stats
     dist = ", ".join(f"{a}×{c}" for a, c in answer_counts(s))
     n_steps = max((len(_step_outputs(c)) for c in case.cells if c.status != "error"), default=1)
-    refs = [modal_text([(_step_outputs(c)[i][1] if c.status != "error"
-                         and i < len(_step_outputs(c)) else None) for c in case.cells])
+    answers = [answer_key(c.answer) if c.parse_ok else None for c in case.cells]
+    refs = [reference_text([(_step_outputs(c)[i][1] if c.status != "error"
+                             and i < len(_step_outputs(c)) else None) for c in case.cells],
+                           answers)
             for i in range(n_steps)]
     flag = el("span", "unstable", class_="badge warn") if s.unstable else None
     summary = el("summary", el("code", case.case_id), f" — {s.passes}/{s.n} passed · modal "
@@ -287,8 +301,9 @@ def _case(case: CaseResult, expanded: bool = False) -> Markup:
     if case.expected is not None:
         info.append(el("div", "expected: ", el("code", _answer_text(case.expected)),
                        class_="meta"))
-    info.append(el("div", "Words highlighted differ from the most common output "
-                          "(struck-through words are in it but missing here).",
+    info.append(el("div", "Highlighted words differ from the reference output — the most "
+                          "common one, or when all differ, the first giving the most common "
+                          "answer; struck-through words are in the reference but not here.",
                    class_="legend"))
     boxes = el("div", [_rerun_box(c, s.n, refs) for c in case.cells], class_="reruns")
     return el("details", summary, el("div", info, boxes, class_="body"), open=expanded)
