@@ -136,5 +136,7 @@ CORPUS: list[tuple[str, dict[str, str], list[str], str]] = [
     ("escalate-unknown-suite", {}, ["escalate", "nope"], "error: no suite file 'nope' and no stored runs of a suite named 'nope' (run the suite first: workbench run suites/<file>.yaml)\n"),
     ("export-without-expected", {"suites/s.yaml": SUITE.replace("    expected: billing\n", "")},
      ["export-finetune", "suites/s.yaml", "-o", "x.jsonl", "--prompt", "echo"], "error: suites/s.yaml: nothing to export: no case has an expected answer (add 'expected' to the cases: it is the fine-tuning target)\n"),
+    ("export-empty-expected", {"suites/s.yaml": SUITE.replace("expected: billing", "expected: ''")},
+     ["export-finetune", "suites/s.yaml", "-o", "x.jsonl", "--prompt", "echo"], "error: suites/s.yaml: case 'a' cannot be a training example: message 2 must have non-empty text content (fix its expected answer or what its prompt renders)\n"),
     ("export-bad-holdout", {}, ["export-finetune", "suites/s.yaml", "-o", "x.jsonl", "--holdout", "1"], "error: --holdout is the held-out fraction: at least 0 and below 1 (e.g. --holdout 0.2)\n"),
 ]

@@ -402,11 +402,18 @@ def test_cli_escalate_with_the_suite_file_uses_its_section(tmp_path: Path, capsy
     monkeypatch.chdir(tmp_path)
     with Store(tmp_path / ".workbench" / "workbench.db") as store:
         _plateau(store, cases)
-    assert main(["escalate", "suites/tickets.yaml"]) == 0
+    assert main(["escalate", "suites/tickets.yaml", "--md", "e.md"]) == 0
     out = capsys.readouterr().out
     assert "local/smollm2: FINE-TUNE" in out
     assert "✓ plateau: the last 3 versions brought no detectable improvement" in out
     assert "Export them: workbench export-finetune suites/tickets.yaml" in out
+    trend = [line.split()[:3] for line in out.splitlines() if line.startswith("  p@")]
+    assert trend == [["p@1", "zero-shot", "0.7"], ["p@2", "few-shot", "0.7"],
+                     ["p@3", "★", "few-shot"], ["p@4", "few-shot", "0"], ["p@5", "few-shot", "0"]]
+    md = (tmp_path / "e.md").read_text()
+    assert "## local/smollm2: 🟠 **fine-tune**" in md
+    assert "- ✅ **plateau**: the last 3 versions brought no detectable improvement" in md
+    assert "| p@3 ★ | few-shot | 0 | 50% (28%–72%) | 1.00 (0.96–1.00) | 100% | 100% |" in md
 
 
 def test_cli_escalate_bad_input_exits_2(tmp_path: Path, capsys) -> None:

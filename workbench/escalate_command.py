@@ -114,6 +114,7 @@ def _stored_cells(store: Store, run_id: str, model: str | None, name: str, versi
 def export_from_cli(args: argparse.Namespace) -> int:
     from workbench.finetune import (
         build_examples,
+        check_example,
         holdout_path,
         split_holdout,
         validate_jsonl,
@@ -161,6 +162,12 @@ def export_from_cli(args: argparse.Namespace) -> int:
         raise InputError(Problem("nothing to export: no stored rerun reached the chain's final "
                                  "step", display_path(suite.path),
                                  hint=f"run it first: workbench run {args.suite}"))
+    unusable = [(e.case_id, check_example({"messages": e.messages})) for e in examples]
+    if any(why for _, why in unusable):
+        raise InputError([Problem(f"case '{cid}' cannot be a training example: {why}",
+                                  display_path(suite.path),
+                                  hint="fix its expected answer or what its prompt renders")
+                          for cid, why in unusable if why])
     train, held = split_holdout(examples, args.holdout or 0.0, args.seed)
     out = Path(args.output)
     targets = [(out, train)]

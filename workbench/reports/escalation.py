@@ -68,9 +68,11 @@ def _cost_rows(c: CostComparison) -> list[list[str]]:
     return [
         ["Tokens per call", f"{c.prompt_tokens:.0f} in + {c.completion_tokens:.0f} out",
          f"≈ {short} in + {c.short_completion_tokens:.0f} out (no few-shot examples)"],
-        ["Price per 1k tokens", _price(c.price) + f" ({c.price_source})",
-         _price(c.finetuned_price) + f" ({c.finetuned_price_source})"],
+        ["Price per 1k tokens", _price(c.price, c.price_source),
+         _price(c.finetuned_price, c.finetuned_price_source)],
         ["Per 1,000 calls", _money(c.per_1k_calls_now), _money(c.per_1k_calls_finetuned)],
+        *([["Per 1,000 calls, as billed in the runs", _money(c.observed_per_1k_calls), "–"]]
+          if c.observed_per_1k_calls > 0 else []),
         ["One-off training", "–",
          _money(c.training_cost) + (f" ({c.training_tokens:,.0f} training tokens over "
                                     f"{c.epochs} epochs)" if c.training_tokens is not None
@@ -78,8 +80,10 @@ def _cost_rows(c: CostComparison) -> list[list[str]]:
     ]
 
 
-def _price(p: Any) -> str:
-    return "unknown" if p is None else f"${p.input_per_1k:g} in / ${p.output_per_1k:g} out"
+def _price(p: Any, source: str) -> str:
+    if p is None:
+        return "unknown"
+    return f"${p.input_per_1k:g} in / ${p.output_per_1k:g} out ({source})"
 
 
 def _state(lever: Any) -> str:

@@ -182,11 +182,11 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], title: str, *,
     n = max(1, len(x_labels))
     step = 70 if n <= 8 else max(18, 560 // n)
     plot_h = 170
-    longest = min(26, max((len(s) for s in x_labels), default=0))
+    longest = min(34, max((len(s) for s in x_labels), default=0))
     rotate = n > 8 or longest * 6 > step
-    pad = min(130, int(longest * 4.6)) if rotate else 0  # rotated labels reach left
+    pad = int(longest * 4.6) if rotate else 0  # rotated labels reach left
     width = max(300, pad + _LEFT + _RIGHT + 60 + step * (n - 1))
-    label_room = 80 if rotate else 18
+    label_room = int(longest * 4.2) + 16 if rotate else 18
     entries = list(legend) if legend is not None else [
         LegendEntry(s.name, color(s.color_index), s.dashed) for s in series]
     legend_top = _TOP + plot_h + label_room + (16 if x_label else 0)
@@ -204,7 +204,7 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], title: str, *,
     parts = _y_axis(left, width - _RIGHT, y_of, _UNIT_TICKS)
     for i, label in enumerate(x_labels):
         if rotate:
-            parts.append(_text(x_of(i) + 3, y_of(0) + 10, _short(label, 26), anchor="end",
+            parts.append(_text(x_of(i) + 3, y_of(0) + 10, _short(label, 34), anchor="end",
                                rotate=-40))
         else:
             parts.append(_text(x_of(i), y_of(0) + 14, label))
@@ -244,7 +244,7 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[
     """Rows × columns of cells coloured by a 0–1 value (pass rate), each with a hover title."""
     n_cols = max(1, len(cols))
     cell = max(4, min(22, 900 // n_cols))
-    label_w = min(220, 12 + 6.5 * max((len(r) for r in rows), default=4))
+    label_w = min(320, 12 + 6.2 * max((len(r) for r in rows), default=4))
     show_cols = cell >= 12
     top = 90 if show_cols else 10
     width = max(label_w + n_cols * cell + 10, label_w + 5 * 62 + 160)  # room for the legend
@@ -256,7 +256,7 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[
             parts.append(_text(x + 3, top - 4, _short(name, 16), anchor="start", rotate=-60))
     for i, name in enumerate(rows):
         y = top + i * 22
-        parts.append(_text(label_w - 6, y + 15, _short(name, 34), anchor="end"))
+        parts.append(_text(label_w - 6, y + 15, _short(name, 50), anchor="end"))
         for j in range(len(cols)):
             v = values[i][j]
             parts.append(el("rect", el("title", titles[i][j]), x=label_w + j * cell, y=y,
