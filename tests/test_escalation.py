@@ -436,7 +436,7 @@ def test_history_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     shutil.copytree(repo / "prompts", tmp_path / "prompts")
     (tmp_path / "suites").mkdir()
     rows = (repo / "suites" / "tickets.csv").read_text().splitlines()
-    (tmp_path / "suites" / "tickets.csv").write_text("\n".join(rows[:5]) + "\n")
+    (tmp_path / "suites" / "tickets.csv").write_text("\n".join(rows[:3]) + "\n")
     (tmp_path / "suites" / "mini.yaml").write_text(
         "name: mini\nprompts: [ticket-classifier@2, ticket-classifier-fewshot@3]\n"
         "reruns: 2\nconcurrency: 2\ncases:\n  - file: tickets.csv\n")
@@ -448,7 +448,7 @@ def test_history_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     run = workbench("run", "suites/mini.yaml", "--html", "out/mini.html", "--quiet")
     assert run.returncode in (0, 1), run.stderr
     html = (tmp_path / "out" / "mini.html").read_text()
-    assert html.count('<details') == 8 and "<script" not in html  # 4 cases × 2 variants
+    assert html.count('<details') == 4 and "<script" not in html  # 2 cases × 2 variants
     esc = workbench("escalate", "suites/mini.yaml", "--json", "out/e.json")
     assert esc.returncode == 0, esc.stderr
     report = json.loads((tmp_path / "out" / "e.json").read_text())
@@ -462,9 +462,9 @@ def test_history_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     assert a["verdict"] in {VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET, VERDICT_INCONCLUSIVE,
                             VERDICT_KEEP_ITERATING, VERDICT_TRY_LEVERS, VERDICT_COLLECT}
     assert a["checks"][2]["detail"].startswith("only 2 version(s) measured")  # plateau needs 3
-    assert a["cost"]["price"] is None and a["examples"]["with_expected"] == 4
+    assert a["cost"]["price"] is None and a["examples"]["with_expected"] == 2
     ft = workbench("export-finetune", "suites/mini.yaml", "-o", "out/ft.jsonl")
     assert ft.returncode == 0, ft.stderr
     lines = (tmp_path / "out" / "ft.jsonl").read_text().splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 2
     assert all(check_example(json.loads(line)) is None for line in lines)

@@ -115,7 +115,8 @@ def _summary_table(results: RunResults) -> Markup:
     rows = []
     for g in results.groups:
         st = g.stats
-        alpha = "–" if st.krippendorff_alpha is None else f"{st.krippendorff_alpha:.2f}"
+        alpha = ("–" if st.krippendorff_alpha is None
+                 else f"{st.krippendorff_alpha + 0.0:.2f}".replace("-0.00", "0.00"))
         met = sum(c.passed for c in g.checks)
         rows.append([
             el("a", g.variant, href=f"#{_anchor(g)}"), g.model,
