@@ -19,16 +19,23 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The demo: both example suites on the embedded model, offline; reports land in reports/.
-# Exit code 1 means a suite's threshold was missed, which is a result, not a failure to run.
+# The classifier suite's variants are its prompt's history, so `escalate` can judge it, and
+# the fine-tuning file is exported from its best version.
+# Exit code 1 from a run means a suite's threshold was missed, a result, not a failure to run.
 demo: install
 	@mkdir -p $(REPORTS)
 	$(BIN)/workbench run suites/ticket-classifier.yaml --json $(REPORTS)/ticket-classifier.json \
-		--junit $(REPORTS)/ticket-classifier.xml --md $(REPORTS)/ticket-classifier.md; \
+		--junit $(REPORTS)/ticket-classifier.xml --md $(REPORTS)/ticket-classifier.md \
+		--html $(REPORTS)/ticket-classifier.html; \
 		rc=$$?; [ $$rc -le 1 ] || exit $$rc
 	$(BIN)/workbench run suites/order-qa.yaml --json $(REPORTS)/order-qa.json \
-		--junit $(REPORTS)/order-qa.xml --md $(REPORTS)/order-qa.md; \
+		--junit $(REPORTS)/order-qa.xml --md $(REPORTS)/order-qa.md --html $(REPORTS)/order-qa.html; \
 		rc=$$?; [ $$rc -le 1 ] || exit $$rc
-	@echo "reports written to $(REPORTS)/"
+	$(BIN)/workbench escalate suites/ticket-classifier.yaml --md $(REPORTS)/escalation.md \
+		--html $(REPORTS)/escalation.html --json $(REPORTS)/escalation.json
+	$(BIN)/workbench export-finetune suites/ticket-classifier.yaml \
+		-o $(REPORTS)/ticket-classifier.finetune.jsonl --holdout 0.2
+	@echo "reports written to $(REPORTS)/ (open $(REPORTS)/ticket-classifier.html and $(REPORTS)/escalation.html)"
 
 test: install
 	$(BIN)/python -m pytest

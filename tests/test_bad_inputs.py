@@ -71,7 +71,7 @@ def test_all_problems_reported_at_once(tmp_path, monkeypatch, capsys):
     assert lines == ["error: suites/s.yaml:7: unknown key 'rerunz' (did you mean 'reruns'? "
                      "allowed keys: name, description, prompts, models, reruns, params, "
                      "concurrency, timeout, max_attempts, seed, judge, defaults, cases, "
-                     "thresholds)"]
+                     "thresholds, escalation)"]
     make_project(tmp_path / "two", {"suites/s.yaml": SUITE.replace("[echo]", "[ecko, echo@9]")
                                     + "  - id: a\n    vars: {ticket: x}\n"})
     monkeypatch.chdir(tmp_path / "two")

@@ -399,6 +399,26 @@ def test_markdown_comparison_and_chain(results: RunResults) -> None:
     assert "Variance first appears at step `summary` (TARa@3 33%)." in md
 
 
+def test_markdown_details_are_collapsible(results: RunResults) -> None:
+    md = render_markdown(results)
+    section_a = md.split(f"### {A}")[1].split("### ")[0]
+    assert "<details><summary>Unstable cases: 2 of 3, flakiest first</summary>\n\n| Case |" \
+        in section_a
+    assert section_a.count("<details>") == section_a.count("</details>") == 1
+    assert "\n\n</details>" in section_a  # the blank line GitHub needs to render the table
+
+
+def test_markdown_stays_under_the_comment_limit(results: RunResults) -> None:
+    full = render_markdown(results)
+    fewer = render_markdown(results, max_chars=len(full) - 1)
+    assert "## Groups" in fewer and "| c3 |" not in fewer  # no unstable rows left
+    assert "…and 2 more (see the HTML or JSON report)." in fewer
+    tiny = render_markdown(results, max_chars=1200)
+    assert len(tiny) <= 1200 and "## Groups" not in tiny
+    assert "| triage@1 | fake-model |" in tiny  # the overview stays
+    assert "Per-group details left out" in tiny
+
+
 def test_markdown_cell_escaping() -> None:
     assert md_cell("a|b\nc") == "a\\|b<br>c"
     assert md_cell("x" * 100, 10) == "xxxxxxxxx…"

@@ -17,7 +17,10 @@ def test_example_suites_validate():
     assert len(clf.cases) >= 20
     assert all(c.expected in {"billing", "shipping", "technical", "account"} for c in clf.cases)
     assert [v.ref for v in clf.variants] == [
-        "ticket-classifier@2", "ticket-classifier@3", "ticket-classifier-fewshot@2"]
+        "ticket-classifier@1", "ticket-classifier@2", "ticket-classifier@3",
+        "ticket-classifier-fewshot@2", "ticket-classifier-fewshot@3"]
+    assert clf.variants[-1].spec.params["temperature"] == 0 and not clf.spec.params
+    assert clf.spec.escalation.pass_hat_k == 0.5
     assert [m.name for m in clf.models] == ["local/smollm2"]
     chain = load_suite(REPO / "suites" / "order-qa.yaml")
     assert len(chain.cases) >= 10

@@ -181,7 +181,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         results = load_results(store, args.run)
-    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md)
+    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md,
+                  html_path=args.html)
     print(render_summary(results, color=sys.stdout.isatty()), end="")
     return EXIT_OK if results.ok else EXIT_FAILED
 
@@ -210,7 +211,24 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_tui(project, db=Path(args.db) if getattr(args, "db", None) else None)
 
 
+def cmd_escalate(args: argparse.Namespace) -> int:
+    from workbench.escalate_command import escalate_from_cli
+
+    return escalate_from_cli(args)
+
+
+def cmd_export_finetune(args: argparse.Namespace) -> int:
+    from workbench.escalate_command import export_from_cli
+
+    return export_from_cli(args)
+
+
 # -- parser --------------------------------------------------------------------------
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     tui = sub.add_parser("tui", help="open the terminal UI (the default with no command)")
-    tui.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    _db_option(tui)
     tui.set_defaults(func=cmd_tui)
 
     run = sub.add_parser("run", help="run a suite headless and write reports")
@@ -240,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="F", help="write the JSON report here")
     run.add_argument("--junit", metavar="F", help="write JUnit XML here")
     run.add_argument("--md", metavar="F", help="write a Markdown summary here")
-    run.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    run.add_argument("--html", metavar="F", help="write the HTML variance report here")
+    _db_option(run)
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
 
@@ -249,14 +268,39 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", metavar="F")
     report.add_argument("--junit", metavar="F")
     report.add_argument("--md", metavar="F")
-    report.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    report.add_argument("--html", metavar="F", help="the self-contained HTML variance report")
+    _db_option(report)
     report.set_defaults(func=cmd_report)
 
     compare = sub.add_parser("compare", help="paired comparison of two stored runs")
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
-    compare.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
+    _db_option(compare)
     compare.set_defaults(func=cmd_compare)
+
+    esc = sub.add_parser("escalate", help="fine-tune or not? the suite's history across "
+                                          "prompt versions, judged")
+    esc.add_argument("suite", metavar="SUITE", help="suite file, or the name of a suite with runs")
+    esc.add_argument("--md", metavar="F", help="write the report as Markdown here")
+    esc.add_argument("--html", metavar="F", help="write the report as HTML here")
+    esc.add_argument("--json", metavar="F", help="write the report as JSON here")
+    _db_option(esc)
+    esc.set_defaults(func=cmd_escalate)
+
+    ft = sub.add_parser("export-finetune", help="chat-format JSONL for fine-tuning, from the "
+                                                "cases with expected answers")
+    ft.add_argument("suite", metavar="SUITE", help="suite file, or the name of a suite with runs")
+    ft.add_argument("-o", "--output", required=True, metavar="F", help="the JSONL file to write")
+    ft.add_argument("--holdout", type=float, metavar="FRACTION",
+                    help="hold this share of examples out (e.g. 0.2) in a second file")
+    ft.add_argument("--holdout-out", metavar="F",
+                    help="the held-out file (default: F with .holdout before .jsonl)")
+    ft.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
+    ft.add_argument("--prompt", metavar="REF",
+                    help="render through this version instead of the best one measured")
+    ft.add_argument("--model", metavar="M", help="the best version on this model")
+    _db_option(ft)
+    ft.set_defaults(func=cmd_export_finetune)
 
     validate = sub.add_parser("validate", help="check a suite and everything it refers to")
     validate.add_argument("suite")

@@ -59,7 +59,8 @@ def _execute(args: argparse.Namespace, store: Store, prepared: PreparedRun) -> i
     display.finish()
     close_run(store, prepared)
     results = load_results(store, run_id)
-    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md)
+    write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md,
+                  html_path=args.html)
     from workbench.reports import render_summary
 
     print(render_summary(results, color=sys.stdout.isatty()))
@@ -67,11 +68,12 @@ def _execute(args: argparse.Namespace, store: Store, prepared: PreparedRun) -> i
 
 
 def write_reports(results: RunResults, *, json_path: str | None = None,
-                  junit_path: str | None = None, md_path: str | None = None) -> None:
-    from workbench.reports import write_json, write_junit, write_markdown
+                  junit_path: str | None = None, md_path: str | None = None,
+                  html_path: str | None = None) -> None:
+    from workbench.reports import write_html, write_json, write_junit, write_markdown
 
     for path, writer in ((json_path, write_json), (junit_path, write_junit),
-                         (md_path, write_markdown)):
+                         (md_path, write_markdown), (html_path, write_html)):
         if path:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ __all__ = [
     "student_t_cdf",
     "student_t_ppf",
     "case_stats",
+    "clustered_mean_ci",
     "group_stats",
     "compare",
 ]
@@ -461,6 +462,29 @@ def _mean(xs: Sequence[float]) -> float:
     return math.fsum(xs) / len(xs)
 
 
+def clustered_mean_ci(
+    values: Sequence[float], pooled: tuple[int, int] | None = None
+) -> tuple[float, float, tuple[float, float]]:
+    """Mean of per-case values with its case-clustered SE and 95% interval, clipped to [0, 1].
+
+    SE = sd(values, ddof=1)/√n (Miller 2024), because reruns of one case are not independent.
+    When the SE is 0 (one case, or every case at the same value, e.g. all 5/5) a ±0 interval
+    would overstate certainty, so the interval falls back to Wilson over ``pooled``
+    (successes, trials), which still reflects how many observations there were; without
+    ``pooled`` it stays the point.
+    """
+    if not values:
+        raise ValueError("clustered_mean_ci needs at least one value")
+    n = len(values)
+    mean = _mean(values)
+    se = statistics.stdev(values) / math.sqrt(n) if n > 1 else 0.0
+    if se > 0:
+        return mean, se, (max(0.0, mean - Z95 * se), min(1.0, mean + Z95 * se))
+    if pooled is not None and pooled[1] > 0:
+        return mean, se, wilson_interval(*pooled)
+    return mean, se, (mean, mean)
+
+
 def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
     """Aggregate per-case statistics for one variant × model.
 
@@ -477,17 +501,9 @@ def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
     n_max = max(cs.n for cs in stats)
 
     rates = [cs.pass_rate for cs in stats]
-    mean_rate = _mean(rates)
-    se = statistics.stdev(rates) / math.sqrt(n_cases) if n_cases > 1 else 0.0
-    if se > 0:
-        ci = (max(0.0, mean_rate - Z95 * se), min(1.0, mean_rate + Z95 * se))
-    else:
-        # One case, or every case at the same rate (e.g. all 5/5): the clustered SE is 0,
-        # but "100% (100%-100%)" overstates certainty. Fall back to a Wilson interval over
-        # all reruns pooled, which still reflects how many observations there were.
-        passes = sum(cs.passes for cs in stats)
-        total = sum(cs.n for cs in stats)
-        ci = wilson_interval(passes, total)
+    mean_rate, se, ci = clustered_mean_ci(
+        rates, pooled=(sum(cs.passes for cs in stats), sum(cs.n for cs in stats))
+    )
 
     unstable = sorted(
         (cs for cs in stats if cs.unstable), key=lambda cs: (abs(cs.pass_rate - 0.5), cs.case_id)

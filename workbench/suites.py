@@ -12,7 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -101,6 +101,50 @@ class Thresholds(BaseModel):
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
 
 
+class PriceSpec(BaseModel):
+    """A model's price in USD per 1,000 tokens (what providers publish, divided by 1,000)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_1k: float = Field(ge=0)
+    output_per_1k: float = Field(ge=0)
+
+
+class FinetuneSpec(BaseModel):
+    """The fine-tuned model the escalation report prices against (all fields optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = Field(
+        default=None, min_length=1,
+        description="its name in litellm's cost map, e.g. ft:gpt-4o-mini-2024-07-18",
+    )
+    input_per_1k: float | None = Field(default=None, ge=0)
+    output_per_1k: float | None = Field(default=None, ge=0)
+    training_per_1k: float | None = Field(default=None, ge=0,
+                                          description="one-off training, per 1k tokens")
+    epochs: int = Field(default=3, ge=1, le=100)
+
+
+class EscalationSpec(BaseModel):
+    """When ``workbench escalate`` recommends fine-tuning, and what it prices it against."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float | None = Field(
+        default=None, gt=0, le=1,
+        description="consistency the best version must reach (default: thresholds)",
+    )
+    metric: Literal["modal_share", "tar_answer"] = "modal_share"
+    pass_hat_k: float | None = Field(default=None, gt=0, le=1)
+    k: int | None = Field(default=None, ge=1)
+    plateau: int = Field(default=3, ge=2, le=50,
+                         description="the last this-many versions must show no improvement")
+    prices: dict[str, PriceSpec] = Field(default_factory=dict,
+                                     description="per model name, overriding litellm's map")
+    finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)
+
+
 def _case_kind(value: Any) -> str:
     """``{file: ...}`` entries load cases from a file; anything else is an inline case."""
     return "@file" if isinstance(value, dict) and "file" in value else "@case"
@@ -136,6 +180,7 @@ class SuiteSpec(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    escalation: EscalationSpec = Field(default_factory=EscalationSpec)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -487,7 +532,10 @@ def summary_line(suite: Suite, reruns: int | None = None) -> str:
 __all__ = [
     "Case",
     "CaseSpec",
+    "EscalationSpec",
+    "FinetuneSpec",
     "ModelSpec",
+    "PriceSpec",
     "Suite",
     "SuiteSpec",
     "Thresholds",

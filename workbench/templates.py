@@ -177,14 +177,27 @@ class PromptVersion:
         """Render a single-step prompt, or a chain's first step (for previews)."""
         return self.render_step(0, variables).messages
 
-    def _render_single(self, context: dict[str, Any]) -> list[dict[str, str]]:
+    def render_without_examples(self, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+        """A single-step prompt with its few-shot examples left out: the input a fine-tuned
+        model gets, since it has learned what the examples taught. A template that loops over
+        ``examples`` itself sees an empty list.
+        """
+        if self.spec.steps:
+            raise ValueError("a chain has no single prompt; render its steps")
+        return self._render_single(dict(variables), with_examples=False)
+
+    def _render_single(
+        self, context: dict[str, Any], with_examples: bool = True
+    ) -> list[dict[str, str]]:
         messages = list(self.spec.messages or [])
-        examples = self.spec.examples or []
+        examples = (self.spec.examples or []) if with_examples else []
         uses_var = any(
             "examples" in self._compile(loc, src)[1] for loc, src in self._templates()
         )
         ctx = dict(context)
-        if examples:
+        if not with_examples:
+            ctx["examples"] = []
+        elif examples:
             ctx["examples"] = [
                 {"input": self._example_input(i, ex, messages), "output": ex.output}
                 for i, ex in enumerate(examples)

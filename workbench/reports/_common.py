@@ -18,6 +18,21 @@ from workbench.stats import CaseStats, GroupStats
 
 NO_ANSWER = "(no answer)"
 
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+
+class Paint:
+    """Wraps text in ANSI SGR codes only when colour is on (terminal output, never CI logs)."""
+
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.color or not styles:
+            return text
+        codes = ";".join(_CODES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
 
 def iso_utc(ts: float | None) -> str | None:
     """A Unix timestamp as ISO-8601 UTC (``2024-05-01T12:00:00.123Z``); None stays None."""

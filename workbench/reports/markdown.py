@@ -30,6 +30,7 @@ from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff
 
 MAX_UNSTABLE = 20
+MAX_CHARS = 60_000  # under GitHub's 65,536-character limit for a PR comment
 _EXCERPT = 80
 # Backslash-escaping any ASCII punctuation is always literal in CommonMark; these are the
 # characters that could start emphasis, links, code, HTML, entities or strikethrough.
@@ -107,20 +108,26 @@ def _failing_excerpt(case: CaseResult) -> str:
     return ""
 
 
-def _unstable_table(group: GroupResult) -> list[str]:
+def _details(summary: str, body: list[str]) -> list[str]:
+    """A collapsed section (GitHub renders ``<details>``; the blank lines let the Markdown
+    inside render). ``summary`` is HTML, so callers pass only their own text and numbers."""
+    return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>"]
+
+
+def _unstable_table(group: GroupResult, limit: int = MAX_UNSTABLE) -> list[str]:
     flaky = unstable_cases(group)
     if not flaky:
         return ["No unstable cases: every case passed all or none of its reruns."]
     rows = [
         [cell(c.case_id, 60), f"{c.stats.passes}/{c.stats.n}",
          cell(answer_distribution(c.stats)), _failing_excerpt(c)]
-        for c in flaky[:MAX_UNSTABLE]
+        for c in flaky[:limit]
     ]
-    lines = [f"**Unstable cases** ({len(flaky)}, flakiest first):", ""]
-    lines += _table(["Case", "Passed", "Answers", "A failing output"], rows)
-    if len(flaky) > MAX_UNSTABLE:
-        lines += ["", f"…and {len(flaky) - MAX_UNSTABLE} more (see the JSON report)."]
-    return lines
+    lines = _table(["Case", "Passed", "Answers", "A failing output"], rows)
+    if len(flaky) > limit:
+        lines += ["", f"…and {len(flaky) - limit} more (see the HTML or JSON report)."]
+    return _details(f"Unstable cases: {len(flaky)} of {group.stats.n_cases}, flakiest first",
+                    lines)
 
 
 def _steps_table(group: GroupResult) -> list[str]:
@@ -146,7 +153,7 @@ def _steps_table(group: GroupResult) -> list[str]:
     return lines
 
 
-def _group_section(group: GroupResult) -> list[str]:
+def _group_section(group: GroupResult, limit: int = MAX_UNSTABLE) -> list[str]:
     st = group.stats
     lines = [f"### {cell(group.variant)} · {cell(group.model)}", ""]
     lines.append(
@@ -156,7 +163,7 @@ def _group_section(group: GroupResult) -> list[str]:
     lines.append("")
     if group.checks:
         lines += _check_lines(group) + [""]
-    lines += _unstable_table(group) + [""]
+    lines += _unstable_table(group, limit) + [""]
     if group.step_stats:
         lines += _steps_table(group) + [""]
     return lines
@@ -179,8 +186,24 @@ def _comparisons(results: RunResults) -> list[str]:
     return lines + _table(["B", "vs A", "Shared cases", "Δ pass rate", "Δ modal share"], rows)
 
 
-def render_markdown(results: RunResults) -> str:
-    """The whole report as GitHub-flavoured Markdown."""
+def render_markdown(results: RunResults, max_chars: int = MAX_CHARS) -> str:
+    """The whole report as GitHub-flavoured Markdown, at most ``max_chars`` long.
+
+    GitHub refuses pull-request comments over 65,536 characters. A report that would exceed
+    the budget lists fewer unstable cases per group, then drops the per-group sections and
+    says so; the overview table and the comparisons always stay.
+    """
+    for limit in (MAX_UNSTABLE, 5, 0):
+        text = _render(results, limit)
+        if len(text) <= max_chars:
+            return text
+    note = ("\n> Per-group details left out to stay under GitHub's size limit; see the HTML or "
+            "JSON report.\n")
+    head = text.split("\n## Groups\n", 1)[0].rstrip("\n") + "\n" + note
+    return head if len(head) <= max_chars else truncate(head, max_chars - 1) + "\n"
+
+
+def _render(results: RunResults, limit: int) -> str:
     run, plan = results.run, results.plan
     status = "✅ passed" if results.ok else "❌ failed"
     lines = [
@@ -202,7 +225,7 @@ def render_markdown(results: RunResults) -> str:
         lines += _comparisons(results) + [""]
     lines += ["## Groups", ""]
     for group in results.groups:
-        lines += _group_section(group)
+        lines += _group_section(group, limit)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

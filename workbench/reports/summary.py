@@ -8,6 +8,7 @@ leaves the details to the written reports. Colour is optional so CI logs stay pl
 from __future__ import annotations
 
 from workbench.reports._common import (
+    Paint,
     done_cells,
     lowest_tar_step,
     pass_rate_ci,
@@ -23,20 +24,6 @@ from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, Comparison, MetricDif
 
 _SHOWN_UNSTABLE = 3
 
-_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
-
-
-class _Paint:
-    """Wraps text in ANSI SGR codes only when colour is on."""
-
-    def __init__(self, color: bool):
-        self.color = color
-
-    def __call__(self, text: str, *styles: str) -> str:
-        if not self.color or not styles:
-            return text
-        codes = ";".join(_CODES[s] for s in styles)
-        return f"\x1b[{codes}m{text}\x1b[0m"
 
 
 def _name(text: str, limit: int = 60) -> str:
@@ -44,7 +31,7 @@ def _name(text: str, limit: int = 60) -> str:
     return truncate(" ".join(strip_control(text).split()), limit)
 
 
-def _group_block(group: GroupResult, paint: _Paint) -> list[str]:
+def _group_block(group: GroupResult, paint: Paint) -> list[str]:
     st = group.stats
     cells = sum(len(c.cells) for c in group.cases)
     lines = [
@@ -86,7 +73,7 @@ def _group_block(group: GroupResult, paint: _Paint) -> list[str]:
     return lines
 
 
-def _diff(label: str, d: MetricDiff, paint: _Paint) -> str:
+def _diff(label: str, d: MetricDiff, paint: Paint) -> str:
     ci = "" if d.t_ci is None else f" [{d.t_ci[0]:+.2f}, {d.t_ci[1]:+.2f}]"
     style = {VERDICT_BETTER: "green", VERDICT_WORSE: "red"}.get(d.verdict)
     verdict = paint(d.verdict, style) if style else d.verdict
@@ -101,7 +88,7 @@ def _failure_reason(results: RunResults) -> str:
     return "some reruns did not pass"
 
 
-def _comparison_lines(comparisons: list[tuple[str, str, Comparison]], paint: _Paint) -> list[str]:
+def _comparison_lines(comparisons: list[tuple[str, str, Comparison]], paint: Paint) -> list[str]:
     lines = [paint("Comparisons", "bold")
              + paint("  (B vs A, paired over shared cases, 95% CI)", "dim")]
     for a, b, cmp in comparisons:
@@ -118,12 +105,12 @@ def render_comparisons(comparisons: list[tuple[str, str, Comparison]], *, color:
     """What ``workbench compare`` prints: one paired verdict per pair of groups."""
     if not comparisons:
         return "nothing to compare: the runs share no model\n"
-    return "\n".join(_comparison_lines(comparisons, _Paint(color))) + "\n"
+    return "\n".join(_comparison_lines(comparisons, Paint(color))) + "\n"
 
 
 def render_summary(results: RunResults, *, color: bool) -> str:
     """Plain-text summary (ANSI colour only when ``color``), ending with a newline."""
-    paint = _Paint(color)
+    paint = Paint(color)
     lines: list[str] = []
     for group in results.groups:
         lines += _group_block(group, paint) + [""]

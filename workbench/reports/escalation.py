@@ -1,0 +1,326 @@
+"""The escalation report in the terminal, in Markdown and in HTML.
+
+Each only formats an :class:`workbench.escalation.EscalationReport`: the verdict first, then
+every check of the rule with its numbers, the trend over versions, the levers, the cost
+comparison and the training examples — so a reader can see why, not just what.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from workbench.escalation import (
+    LEVER_VOTING,
+    VERDICT_FINE_TUNE,
+    Assessment,
+    CostComparison,
+    EscalationReport,
+    TrendPoint,
+)
+from workbench.reports import svg
+from workbench.reports._common import Paint, atomic_write_text, one_line
+from workbench.reports._html import Markup, el, join, page, table
+from workbench.reports.markdown import cell as md_cell
+from workbench.reports.markdown import code as md_code
+
+MAX_TREND_ROWS = 20  # Markdown: the latest versions; the HTML and JSON have them all
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "unknown"
+    return f"${x:,.2f}" if x >= 1 else f"${x:,.4f}"
+
+
+def _temp(t: float | None) -> str:
+    return "default" if t is None else f"{t:g}"
+
+
+def _iv(value: float, ci: tuple[float, float], percent: bool = False) -> str:
+    if percent:
+        return f"{value:.0%} ({ci[0]:.0%}–{ci[1]:.0%})"
+    return f"{value:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+
+
+def _metric(report: EscalationReport) -> str:
+    return "modal share" if report.settings.metric == "modal_share" else "TARa@N"
+
+
+def _trend_header(report: EscalationReport, a: Assessment) -> list[str]:
+    k = a.trend[-1].k if a.trend else "k"
+    return ["Version", "Kind", "Temp.", "Pass rate (95% CI)", f"{_metric(report)} (95% CI)",
+            "TARa", "TARr", f"pass^{k} (95% CI)", "Majority vote", "Tokens/call"]
+
+
+def _trend_row(t: TrendPoint, best: str) -> list[str]:
+    return [t.ref + (" ★" if t.ref == best else ""), t.kind, _temp(t.temperature),
+            _iv(t.pass_rate.value, t.pass_rate.ci, percent=True),
+            _iv(t.consistency.value, t.consistency.ci), f"{t.tar_answer:.0%}",
+            f"{t.tar_raw:.0%}", _iv(t.pass_hat_k.value, t.pass_hat_k.ci),
+            f"{t.vote_pass_rate:.0%}", f"{t.tokens_per_call:.0f}"]
+
+
+def _cost_rows(c: CostComparison) -> list[list[str]]:
+    short = "unknown" if c.short_prompt_tokens is None else f"{c.short_prompt_tokens:.0f}"
+    return [
+        ["Tokens per call", f"{c.prompt_tokens:.0f} in + {c.completion_tokens:.0f} out",
+         f"≈ {short} in + {c.short_completion_tokens:.0f} out (no few-shot examples)"],
+        ["Price per 1k tokens", _price(c.price, c.price_source),
+         _price(c.finetuned_price, c.finetuned_price_source)],
+        ["Per 1,000 calls", _money(c.per_1k_calls_now), _money(c.per_1k_calls_finetuned)],
+        *([["Per 1,000 calls, as billed in the runs", _money(c.observed_per_1k_calls), "–"]]
+          if c.observed_per_1k_calls > 0 else []),
+        ["One-off training", "–",
+         _money(c.training_cost) + (f" ({c.training_tokens:,.0f} training tokens over "
+                                    f"{c.epochs} epochs)" if c.training_tokens is not None
+                                    else "")],
+    ]
+
+
+def _price(p: Any, source: str) -> str:
+    if p is None:
+        return "unknown"
+    return f"${p.input_per_1k:g} in / ${p.output_per_1k:g} out ({source})"
+
+
+def _state(lever: Any) -> str:
+    if lever.tried:
+        return "tried"
+    if lever.name == LEVER_VOTING:
+        return "worth trying" if lever.blocks else "estimated: not enough"
+    return "try first" if lever.blocks else "untried"
+
+
+def _export_hint(report: EscalationReport, suite_arg: str | None) -> str:
+    return (f"workbench export-finetune {suite_arg or report.suite} -o {report.suite}.jsonl "
+            "--holdout 0.2")
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal
+# --------------------------------------------------------------------------------------------
+
+
+def _plain(text: object, limit: int = 200) -> str:
+    return one_line(str(text), limit)
+
+
+def render_escalation_text(report: EscalationReport, *, color: bool,
+                           suite_arg: str | None = None) -> str:
+    """What ``workbench escalate`` prints."""
+    paint = Paint(color)
+    lines = [paint(f"Escalation report: {_plain(report.suite)}", "bold")
+             + paint(f"  ({len(report.runs)} run(s))", "dim"), ""]
+    for a in report.assessments:
+        style = "yellow" if a.verdict == VERDICT_FINE_TUNE else "green"
+        lines.append(paint(f"{_plain(a.model)}: {a.verdict.upper()}", "bold", style))
+        lines.append(f"  {_plain(a.headline, 400)}")
+        lines.append("")
+        lines.append(paint("  Checks", "bold") + paint("  (all must hold to fine-tune)", "dim"))
+        for c in a.checks:
+            mark = paint("✓", "green") if c.ok else paint("✗", "red")
+            lines.append(f"  {mark} {c.name}: {_plain(c.detail, 600)}")
+        lines.append("")
+        lines.append(paint("  Trend over versions", "bold") + paint("  (oldest first; ★ best)",
+                                                                    "dim"))
+        header = _trend_header(report, a)
+        rows = [_trend_row(t, a.best) for t in a.trend]
+        lines += ["  " + line for line in _columns(header, rows)]
+        lines.append("")
+        lines.append(paint("  Cheap levers", "bold"))
+        for lv in a.levers:
+            state = paint(_state(lv), "yellow") if lv.blocks else _state(lv)
+            lines.append(f"  - {lv.name}: {state} — {_plain(lv.detail, 400)}")
+        lines.append("")
+        lines.append(f"  Serving: {_plain(a.serving, 600)}")
+        lines.append(f"  Prompt sensitivity: {_plain(a.sensitivity_detail, 400)}")
+        lines.append("")
+        c = a.cost
+        lines.append(paint("  Cost", "bold") + paint(f"  ({_plain(a.best)} now vs a fine-tuned "
+                                                     "model with a short prompt)", "dim"))
+        lines += ["  " + line for line in _columns(
+            ["", "now", "fine-tuned" + (f" ({_plain(c.finetuned_model)})"
+                                        if c.finetuned_model else "")], _cost_rows(c))]
+        for note in c.notes:
+            lines.append(paint(f"  note: {_plain(note, 300)}", "dim"))
+        lines.append("")
+        e = a.examples
+        lines.append(f"  Training examples: {e.guidance} ({e.with_expected} with expected "
+                     f"answers, {e.from_passing_reruns} more from passing reruns)")
+        lines.append(paint(f"  Export them: {_export_hint(report, suite_arg)}", "dim"))
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    cells = [header] + [[_plain(c, 60) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in cells]
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(md_cell(c, 80) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_escalation_markdown(report: EscalationReport, suite_arg: str | None = None) -> str:
+    """GitHub-flavoured Markdown for a job summary or a pull-request comment."""
+    lines = [f"# Escalation report: {md_cell(report.suite)}", ""]
+    for a in report.assessments:
+        mark = "🟠" if a.verdict == VERDICT_FINE_TUNE else "🟢"
+        lines += [f"## {md_cell(a.model)}: {mark} **{md_cell(a.verdict)}**", "",
+                  md_cell(a.headline), ""]
+        lines += [f"- {'✅' if c.ok else '❌'} **{md_cell(c.name)}**: {md_cell(c.detail)}"
+                  for c in a.checks]
+        rows = [_trend_row(t, a.best) for t in a.trend]
+        shown = rows[-MAX_TREND_ROWS:]
+        lines += ["", "<details><summary>Trend over versions "
+                      f"({len(rows)}, oldest first; ★ best)</summary>", ""]
+        lines += _md_table(_trend_header(report, a), shown)
+        if len(rows) > len(shown):
+            lines += ["", f"…{len(rows) - len(shown)} older version(s) in the HTML and JSON."]
+        lines += ["", "</details>", "", "<details><summary>Cheap levers, serving, "
+                  "sensitivity</summary>", ""]
+        lines += _md_table(["Lever", "State", "Detail"],
+                           [[lv.name, _state(lv), lv.detail] for lv in a.levers])
+        lines += ["", f"- Serving: {md_cell(a.serving)}",
+                  f"- Prompt sensitivity: {md_cell(a.sensitivity_detail)}", "", "</details>", ""]
+        c = a.cost
+        lines += ["<details><summary>Cost and training examples</summary>", ""]
+        lines += _md_table(["", "Now", "Fine-tuned"
+                            + (f" ({c.finetuned_model})" if c.finetuned_model else "")],
+                           _cost_rows(c))
+        lines += [""] + [f"- {md_cell(n)}" for n in c.notes]
+        lines += [f"- Training examples: {md_cell(a.examples.guidance)}",
+                  f"- Export: {md_code(_export_hint(report, suite_arg))}", "", "</details>", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+
+
+def _trend_chart(report: EscalationReport, a: Assessment) -> Markup:
+    trend = a.trend
+    labels = [t.ref for t in trend]
+    metric = _metric(report)
+    k = trend[-1].k if trend else 1
+    series = [
+        svg.Series("pass rate", [t.pass_rate.value for t in trend],
+                   [t.pass_rate.ci for t in trend], color_index=0),
+        svg.Series(metric, [t.consistency.value for t in trend],
+                   [t.consistency.ci for t in trend], color_index=1),
+        svg.Series(f"pass^{k}", [t.pass_hat_k.value for t in trend],
+                   [t.pass_hat_k.ci for t in trend], dashed=True, color_index=2),
+    ]
+    legend = [svg.LegendEntry(s.name, svg.color(s.color_index), s.dashed) for s in series]
+    legend.append(svg.LegendEntry(f"target {report.settings.target:g} ({metric})",
+                                  svg.color(-1), dashed=True))
+    chart = svg.line_chart(labels, [*series, svg.Series(
+        "target", [report.settings.target] * len(trend), dashed=True, color_index=-1)],
+        f"Trend over versions: {a.model}", legend=legend)
+    return el("figure", chart, el("figcaption",
+                                  "Oldest version first. Shaded whiskers: 95% intervals. "
+                                  "The dashed grey line is the consistency target."))
+
+
+def _checks_html(a: Assessment) -> Markup:
+    return el("ul", [el("li", el("span", "✓" if c.ok else "✗", class_="pass" if c.ok else "fail"),
+                        " ", el("b", c.name), ": ", c.detail) for c in a.checks])
+
+
+def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | None) -> Markup:
+    go = a.verdict == VERDICT_FINE_TUNE
+    c = a.cost
+    e = a.examples
+    improvements = [[i.ref, i.baseline, str(i.n_shared),
+                     "–" if i.pass_rate_diff is None else f"{i.pass_rate_diff:+.2f}"
+                     + (f" [{i.pass_rate_ci[0]:+.2f}, {i.pass_rate_ci[1]:+.2f}]"
+                        if i.pass_rate_ci else ""), i.pass_rate_verdict,
+                     "–" if i.consistency_diff is None else f"{i.consistency_diff:+.2f}"
+                     + (f" [{i.consistency_ci[0]:+.2f}, {i.consistency_ci[1]:+.2f}]"
+                        if i.consistency_ci else ""), i.consistency_verdict,
+                     el("span", "yes", class_="pass") if i.improved else "no"]
+                    for i in a.improvements]
+    return join([
+        el("h2", a.model, id="m-" + "".join(ch if ch.isalnum() else "-" for ch in a.model)),
+        el("div", el("p", el("b", f"Verdict: {a.verdict}")), el("p", a.headline),
+           class_="verdict " + ("go" if go else "stop")),
+        el("h3", "The rule, checked"), _checks_html(a),
+        el("h3", "Trend over versions"),
+        el("div", _trend_chart(report, a), class_="charts"),
+        table(_trend_header(report, a), [_trend_row(t, a.best) for t in a.trend],
+              numeric=range(2, 10)),
+        el("h3", "Did the last versions improve?"),
+        table(["Version", "vs best before", "Shared cases", "Δ pass rate (95% CI)", "Verdict",
+               "Δ modal share (95% CI)", "Verdict", "Improved"], improvements, numeric=[2])
+        if improvements else el("p", "Only one version: nothing to compare.", class_="muted"),
+        el("h3", "Cheap levers"),
+        table(["Lever", "State", "Detail"],
+              [[lv.name, el("span", _state(lv), class_="warn") if lv.blocks else _state(lv),
+                lv.detail] for lv in a.levers]),
+        el("h3", "Serving nondeterminism and prompt sensitivity"),
+        el("p", a.serving), el("p", a.sensitivity_detail),
+        el("h3", "Cost"),
+        table(["", "Now: " + a.best, "Fine-tuned" + (f": {c.finetuned_model}"
+                                                     if c.finetuned_model else "")],
+              _cost_rows(c)),
+        el("ul", [el("li", n, class_="muted") for n in c.notes]) if c.notes else None,
+        el("h3", "Training examples"),
+        el("p", e.guidance, f" ({e.with_expected} cases with expected answers, "
+                            f"{e.from_passing_reruns} more with a passing rerun; "
+                            f"{e.passing_reruns} distinct passing outputs)."),
+        el("p", "Export them: ", el("code", _export_hint(report, suite_arg))),
+    ])
+
+
+def render_escalation_html(report: EscalationReport, suite_arg: str | None = None) -> str:
+    body = [
+        el("h1", f"Escalation report: {report.suite}"),
+        el("p", f"{len(report.runs)} run(s): ", join([el("code", r) for r in report.runs], ", "),
+           f" · consistency metric {_metric(report)}, target {report.settings.target:g}"
+           + (f", pass^k target {report.settings.pass_hat_k:g}"
+              if report.settings.pass_hat_k is not None else "")
+           + f", plateau over the last {report.settings.plateau} versions", class_="meta"),
+        el("p", "Fine-tuning is recommended only when the best version stays below the target "
+                "with its 95% interval excluding it, the shortfall is not serving "
+                "nondeterminism, the last versions brought no detectable improvement, the "
+                "cheap levers were tried, and there are at least 10 training examples.",
+           class_="muted"),
+        *[_assessment_html(report, a, suite_arg) for a in report.assessments],
+        el("footer", "Self-contained report: no scripts, no network."),
+    ]
+    return page(f"Escalation: {report.suite}", join(body))
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+def write_escalation(report: EscalationReport, *, md: str | os.PathLike[str] | None = None,
+                     html: str | os.PathLike[str] | None = None,
+                     json_path: str | os.PathLike[str] | None = None,
+                     suite_arg: str | None = None) -> list[Path]:
+    """Write the requested formats atomically; returns the paths written."""
+    written = []
+    if md:
+        written.append(atomic_write_text(md, render_escalation_markdown(report, suite_arg)))
+    if html:
+        written.append(atomic_write_text(html, render_escalation_html(report, suite_arg)))
+    if json_path:
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+        written.append(atomic_write_text(json_path, text + "\n"))
+    return written
