@@ -111,3 +111,7 @@ def test_case_detail(snap_compare, demo: Path) -> None:
 
 def test_charts(snap_compare, demo: Path) -> None:
     assert snap_compare(app_for(demo), terminal_size=SIZE, run_before=keys("5"))
+
+
+def test_escalation(snap_compare, demo: Path) -> None:
+    assert snap_compare(app_for(demo), terminal_size=SIZE, run_before=keys("6"))

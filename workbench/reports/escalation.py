@@ -49,13 +49,13 @@ def _metric(report: EscalationReport) -> str:
     return "modal share" if report.settings.metric == "modal_share" else "TARa@N"
 
 
-def _trend_header(report: EscalationReport, a: Assessment) -> list[str]:
+def trend_header(report: EscalationReport, a: Assessment) -> list[str]:
     k = a.trend[-1].k if a.trend else "k"
     return ["Version", "Kind", "Temp.", "Pass rate (95% CI)", f"{_metric(report)} (95% CI)",
             "TARa", "TARr", f"pass^{k} (95% CI)", "Majority vote", "Tokens/call"]
 
 
-def _trend_row(t: TrendPoint, best: str) -> list[str]:
+def trend_row(t: TrendPoint, best: str) -> list[str]:
     return [t.ref + (" ★" if t.ref == best else ""), t.kind, _temp(t.temperature),
             _iv(t.pass_rate.value, t.pass_rate.ci, percent=True),
             _iv(t.consistency.value, t.consistency.ci), f"{t.tar_answer:.0%}",
@@ -63,7 +63,7 @@ def _trend_row(t: TrendPoint, best: str) -> list[str]:
             f"{t.vote_pass_rate:.0%}", f"{t.tokens_per_call:.0f}"]
 
 
-def _cost_rows(c: CostComparison) -> list[list[str]]:
+def cost_rows(c: CostComparison) -> list[list[str]]:
     short = "unknown" if c.short_prompt_tokens is None else f"{c.short_prompt_tokens:.0f}"
     return [
         ["Tokens per call", f"{c.prompt_tokens:.0f} in + {c.completion_tokens:.0f} out",
@@ -86,7 +86,7 @@ def _price(p: Any, source: str) -> str:
     return f"${p.input_per_1k:g} in / ${p.output_per_1k:g} out ({source})"
 
 
-def _state(lever: Any) -> str:
+def lever_state(lever: Any) -> str:
     if lever.tried:
         return "tried"
     if lever.name == LEVER_VOTING:
@@ -126,13 +126,13 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
         lines.append("")
         lines.append(paint("  Trend over versions", "bold") + paint("  (oldest first; ★ best)",
                                                                     "dim"))
-        header = _trend_header(report, a)
-        rows = [_trend_row(t, a.best) for t in a.trend]
+        header = trend_header(report, a)
+        rows = [trend_row(t, a.best) for t in a.trend]
         lines += ["  " + line for line in _columns(header, rows)]
         lines.append("")
         lines.append(paint("  Cheap levers", "bold"))
         for lv in a.levers:
-            state = paint(_state(lv), "yellow") if lv.blocks else _state(lv)
+            state = paint(lever_state(lv), "yellow") if lv.blocks else lever_state(lv)
             lines.append(f"  - {lv.name}: {state} — {_plain(lv.detail, 400)}")
         lines.append("")
         lines.append(f"  Serving: {_plain(a.serving, 600)}")
@@ -143,7 +143,7 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
                                                      "model with a short prompt)", "dim"))
         lines += ["  " + line for line in _columns(
             ["", "now", "fine-tuned" + (f" ({_plain(c.finetuned_model)})"
-                                        if c.finetuned_model else "")], _cost_rows(c))]
+                                        if c.finetuned_model else "")], cost_rows(c))]
         for note in c.notes:
             lines.append(paint(f"  note: {_plain(note, 300)}", "dim"))
         lines.append("")
@@ -183,24 +183,24 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
                   md_cell(a.headline), ""]
         lines += [f"- {'✅' if c.ok else '❌'} **{md_cell(c.name)}**: {md_cell(c.detail)}"
                   for c in a.checks]
-        rows = [_trend_row(t, a.best) for t in a.trend]
+        rows = [trend_row(t, a.best) for t in a.trend]
         shown = rows[-MAX_TREND_ROWS:]
         lines += ["", "<details><summary>Trend over versions "
                       f"({len(rows)}, oldest first; ★ best)</summary>", ""]
-        lines += _md_table(_trend_header(report, a), shown)
+        lines += _md_table(trend_header(report, a), shown)
         if len(rows) > len(shown):
             lines += ["", f"…{len(rows) - len(shown)} older version(s) in the HTML and JSON."]
         lines += ["", "</details>", "", "<details><summary>Cheap levers, serving, "
                   "sensitivity</summary>", ""]
         lines += _md_table(["Lever", "State", "Detail"],
-                           [[lv.name, _state(lv), lv.detail] for lv in a.levers])
+                           [[lv.name, lever_state(lv), lv.detail] for lv in a.levers])
         lines += ["", f"- Serving: {md_cell(a.serving)}",
                   f"- Prompt sensitivity: {md_cell(a.sensitivity_detail)}", "", "</details>", ""]
         c = a.cost
         lines += ["<details><summary>Cost and training examples</summary>", ""]
         lines += _md_table(["", "Now", "Fine-tuned"
                             + (f" ({c.finetuned_model})" if c.finetuned_model else "")],
-                           _cost_rows(c))
+                           cost_rows(c))
         lines += [""] + [f"- {md_cell(n)}" for n in c.notes]
         lines += [f"- Training examples: {md_cell(a.examples.guidance)}",
                   f"- Export: {md_code(_export_hint(report, suite_arg))}", "", "</details>", ""]
@@ -261,7 +261,7 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
         el("h3", "The rule, checked"), _checks_html(a),
         el("h3", "Trend over versions"),
         el("div", _trend_chart(report, a), class_="charts"),
-        table(_trend_header(report, a), [_trend_row(t, a.best) for t in a.trend],
+        table(trend_header(report, a), [trend_row(t, a.best) for t in a.trend],
               numeric=range(2, 10)),
         el("h3", "Did the last versions improve?"),
         table(["Version", "vs best before", "Shared cases", "Δ pass rate (95% CI)", "Verdict",
@@ -269,14 +269,15 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
         if improvements else el("p", "Only one version: nothing to compare.", class_="muted"),
         el("h3", "Cheap levers"),
         table(["Lever", "State", "Detail"],
-              [[lv.name, el("span", _state(lv), class_="warn") if lv.blocks else _state(lv),
+              [[lv.name,
+                el("span", lever_state(lv), class_="warn") if lv.blocks else lever_state(lv),
                 lv.detail] for lv in a.levers]),
         el("h3", "Serving nondeterminism and prompt sensitivity"),
         el("p", a.serving), el("p", a.sensitivity_detail),
         el("h3", "Cost"),
         table(["", "Now: " + a.best, "Fine-tuned" + (f": {c.finetuned_model}"
                                                      if c.finetuned_model else "")],
-              _cost_rows(c)),
+              cost_rows(c)),
         el("ul", [el("li", n, class_="muted") for n in c.notes]) if c.notes else None,
         el("h3", "Training examples"),
         el("p", e.guidance, f" ({e.with_expected} cases with expected answers, "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from workbench.escalation import EscalationReport
     from workbench.results import RunResults
     from workbench.store import Store
     from workbench.suites import ModelSpec
@@ -104,3 +105,24 @@ class Project:
             results = load_results(store, info.id)
             self._results[info.id] = (count, info.status, results)
             return results
+
+    def escalation(self, suite_file: Path) -> EscalationReport:
+        """The escalation report of a suite file's stored history (its settings come from
+        the file). Raises ``InputError`` when the suite is invalid or has no stored runs.
+
+        Call from a worker thread: every stored run of the suite is grouped and measured.
+        """
+        from workbench.errors import InputError, Problem
+        from workbench.escalation import escalate, load_history, settings_from_suite
+        from workbench.suites import load_suite
+
+        suite = load_suite(suite_file)
+        missing = InputError(Problem(f"no stored runs of suite '{suite.name}' yet",
+                                     hint="run it first on Suites (2)"))
+        if not self.has_store():  # only reads: never creates a store
+            raise missing
+        with self.open_store() as store:
+            if not store.runs(suite.name):
+                raise missing
+            history = load_history(store, suite.name)
+        return escalate(history, settings_from_suite(suite.spec))

@@ -2,10 +2,7 @@
 
 Sections are listed once, in :data:`SECTIONS`; the key bindings, the section bar at the top
 of every screen and the command-palette entries are all derived from that list, so adding a
-screen is one more :class:`Section` entry, e.g.::
-
-    Section("escalation", "6", "Escalation", "Fine-tuning recommendation per suite",
-            "workbench.tui.screens.escalation:EscalationScreen")
+screen is one more :class:`Section` entry (module and class imported on first open).
 
 A screen that shows one stored run subclasses :class:`~workbench.tui.screens.base.RunViewScreen`
 (loading in a worker, the run picker and reload come with it) and implements ``show``.
@@ -53,6 +50,8 @@ SECTIONS: tuple[Section, ...] = (
             "workbench.tui.screens.results:ResultsScreen"),
     Section("charts", "5", "Charts", "Consistency distribution, pass@k vs pass^k",
             "workbench.tui.screens.charts:ChartsScreen"),
+    Section("escalation", "6", "Escalation", "Fine-tune or not: verdict, trend over versions, "
+            "levers, cost", "workbench.tui.screens.escalation:EscalationScreen"),
 )
 
 

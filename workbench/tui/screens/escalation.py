@@ -1,0 +1,212 @@
+"""Escalation: should this suite's prompt be fine-tuned, or is there something cheaper to try?
+
+The screen shows :class:`workbench.escalation.EscalationReport` for a suite file — the same
+object ``workbench escalate`` prints — as a verdict, the trend over prompt versions (a chart
+and a table), the checks of the rule, the cheap levers, the cost comparison and the count of
+training examples. The report is built in a worker: it groups every stored run of the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets.option_list import Option
+from textual_plotext import PlotextPlot
+
+from workbench.errors import InputError
+from workbench.tui._render import FAIR, GOOD, MUTED, POOR, inert
+from workbench.tui.screens.base import SectionScreen
+
+_SERIES = (("pass rate", "blue"), ("consistency", "orange"), ("pass^k", "green"))
+
+
+def verdict_text(report, model_index: int) -> Text:
+    """The verdict of every model (the shown one first in bold), and the shown one's headline."""
+    from workbench.escalation import VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET
+
+    out = inert(report.suite, style="bold")
+    out.append(f"  {len(report.runs)} run(s) · target {report.settings.target:.2f} "
+               f"({'modal share' if report.settings.metric == 'modal_share' else 'TARa@N'})\n",
+               style=MUTED)
+    for i, a in enumerate(report.assessments):
+        colour = {VERDICT_FINE_TUNE: FAIR, VERDICT_MEETS_TARGET: GOOD}.get(a.verdict, POOR)
+        out.append("▶ " if i == model_index else "  ")
+        out.append_text(inert(a.model, limit=40, style="bold" if i == model_index else ""))
+        out.append(": ")
+        out.append(a.verdict.upper(), style=f"bold {colour}")
+        out.append("\n")
+    shown = report.assessments[model_index]
+    out.append_text(inert(shown.headline))
+    return out
+
+
+def trend_series(assessment) -> tuple[list[str], dict[str, list[float]]]:
+    """x labels (one per version, oldest first) and the three series the chart draws."""
+    labels = [t.ref for t in assessment.trend]
+    return labels, {
+        "pass rate": [t.pass_rate.value for t in assessment.trend],
+        "consistency": [t.consistency.value for t in assessment.trend],
+        "pass^k": [t.pass_hat_k.value for t in assessment.trend],
+    }
+
+
+def details_text(assessment) -> Text:
+    """Checks, levers, serving and sensitivity, cost and examples: why the verdict is what it is."""
+    from workbench.reports.escalation import cost_rows, lever_state
+
+    out = Text()
+    out.append("Checks", style="bold")
+    out.append("  (all must hold to fine-tune)\n", style=MUTED)
+    for check in assessment.checks:
+        out.append("✓ " if check.ok else "✗ ", style=GOOD if check.ok else POOR)
+        out.append(f"{check.name}: ", style="bold")
+        out.append_text(inert(check.detail))
+        out.append("\n")
+    out.append("\nCheap levers\n", style="bold")
+    for lever in assessment.levers:
+        out.append(f"- {lever.name}: ")
+        out.append(lever_state(lever), style=FAIR if lever.blocks else "")
+        out.append(" — ")
+        out.append_text(inert(lever.detail))
+        out.append("\n")
+    out.append("\nServing: ", style="bold")
+    out.append_text(inert(assessment.serving))
+    out.append("\nPrompt sensitivity: ", style="bold")
+    out.append_text(inert(assessment.sensitivity_detail))
+    cost = assessment.cost
+    out.append("\n\nCost", style="bold")
+    out.append_text(inert(f"  ({assessment.best} now vs a fine-tuned model"
+                          + (f" {cost.finetuned_model}" if cost.finetuned_model else "")
+                          + " with a short prompt)", style=MUTED))
+    out.append("\n")
+    for label, now, tuned in cost_rows(cost):
+        out.append(f"{label}: ", style=MUTED)
+        out.append(f"now {now} · fine-tuned {tuned}\n")
+    for note in cost.notes:
+        out.append_text(inert(f"note: {note}", style=MUTED))
+        out.append("\n")
+    examples = assessment.examples
+    out.append("\nTraining examples: ", style="bold")
+    out.append_text(inert(f"{examples.guidance} ({examples.with_expected} with expected "
+                          f"answers, {examples.from_passing_reruns} more from passing reruns)"))
+    out.append("\nExport them: ", style=MUTED)
+    out.append("workbench export-finetune SUITE -o FILE.jsonl --holdout 0.2", style=MUTED)
+    return out
+
+
+class EscalationScreen(SectionScreen):
+    SECTION = "escalation"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "next_model", "Next model"),
+        Binding("f5", "reload", "Reload"),
+    ]
+
+    class Built(Message):
+        def __init__(self, suite: Path, report, error: str | None = None) -> None:
+            super().__init__()
+            self.suite = suite
+            self.report = report
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report = None
+        self.suite: Path | None = None
+        self.model_index = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="esc-body"):
+            yield OptionList(id="esc-suites")
+            with VerticalScroll(id="esc-main"):
+                yield Static(Text("Pick a suite on the left.", style=MUTED), id="esc-verdict")
+                yield PlotextPlot(id="esc-trend")
+                yield DataTable(id="esc-table", cursor_type="row", zebra_stripes=True)
+                yield Static(id="esc-details")
+
+    def on_mount(self) -> None:
+        suites = self.query_one("#esc-suites", OptionList)
+        suites.border_title = "Suites"
+        files = self.project.suite_files()
+        suites.add_options(Option(inert(p.stem), id=str(p)) for p in files)
+        wanted = self.app.selected_suite
+        if files:
+            index = next((i for i, p in enumerate(files) if p == wanted), 0)
+            suites.highlighted = index
+        suites.focus()
+
+    @on(OptionList.OptionHighlighted, "#esc-suites")
+    def _suite_chosen(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self.build(Path(event.option.id))
+
+    @work(thread=True, exclusive=True, group="escalation", exit_on_error=False)
+    def build(self, suite: Path) -> None:
+        try:
+            self.post_message(self.Built(suite, self.project.escalation(suite)))
+        except InputError as exc:
+            self.post_message(self.Built(suite, None, str(exc)))
+
+    def on_escalation_screen_built(self, message: Built) -> None:
+        self.suite = message.suite
+        if message.report is None or not message.report.assessments:
+            self.report = None
+            self.query_one("#esc-verdict", Static).update(
+                Text(message.error or "No results yet.", style=POOR))
+            self.query_one("#esc-table", DataTable).clear(columns=True)
+            self.query_one("#esc-details", Static).update("")
+            self._plot(None)
+            return
+        if self.report is None or self.report.suite != message.report.suite:
+            self.model_index = 0
+        self.report = message.report
+        self.model_index = min(self.model_index, len(self.report.assessments) - 1)
+        self.show()
+
+    def show(self) -> None:
+        from workbench.reports.escalation import trend_header, trend_row
+
+        report = self.report
+        assessment = report.assessments[self.model_index]
+        self.query_one("#esc-verdict", Static).update(verdict_text(report, self.model_index))
+        self._plot(assessment)
+        table = self.query_one("#esc-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*trend_header(report, assessment))
+        table.add_rows([[inert(value) for value in trend_row(t, assessment.best)]
+                        for t in assessment.trend])
+        self.query_one("#esc-details", Static).update(details_text(assessment))
+
+    def _plot(self, assessment) -> None:
+        widget = self.query_one("#esc-trend", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if assessment is not None and assessment.trend:
+            labels, series = trend_series(assessment)
+            xs = list(range(1, len(labels) + 1))
+            for name, colour in _SERIES:
+                plt.plot(xs, series[name], color=colour, marker="hd", label=name)
+            plt.hline(self.report.settings.target, "red")
+            plt.xticks(xs, [label.split("@")[-1] if len(labels) > 4 else label
+                            for label in labels])
+            plt.ylim(0, 1.25)
+            plt.yticks([0, 0.25, 0.5, 0.75, 1.0])
+            plt.title("Trend over versions (red: consistency target)")
+        widget.refresh()
+
+    def action_next_model(self) -> None:
+        if self.report is not None and len(self.report.assessments) > 1:
+            self.model_index = (self.model_index + 1) % len(self.report.assessments)
+            self.show()
+
+    def action_reload(self) -> None:
+        if self.suite is not None:
+            self.build(self.suite)
