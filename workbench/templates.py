@@ -20,9 +20,9 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workbench._sandbox import PromptSandbox, TemplateLimitError, render_limited
 from workbench._validation import problems_from_error
 from workbench._yaml import Loc, Located, dump_yaml, load_yaml
 from workbench.errors import InputError, Problem, display_path
@@ -118,7 +118,7 @@ class RenderedStep:
     parse: ParseSpec | None
 
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = PromptSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
@@ -251,7 +251,7 @@ class PromptVersion:
     ) -> str:
         template, _ = self._compile(loc, source)
         try:
-            return template.render(**ctx).strip()
+            return render_limited(template, ctx).strip()
         except UndefinedError as exc:
             name = _undefined_name(str(exc))
             line = _first_line_of(source, name) if name else 1
@@ -262,6 +262,18 @@ class PromptVersion:
                     self.doc.file,
                     self.doc.text_line(loc, line),
                     "give the case a var of that name or fix the template",
+                )
+            ) from None
+        except (TemplateLimitError, MemoryError, RecursionError) as exc:
+            what = {MemoryError: "it ran out of memory",
+                    RecursionError: "it recurses too deeply"}.get(type(exc), str(exc))
+            raise InputError(
+                Problem(
+                    f"template refused: {what}",
+                    self.doc.file,
+                    self.doc.text_line(loc, _template_error_line(exc)),
+                    "a template may not build huge values or loop without end; "
+                    "pass large text in as a variable instead",
                 )
             ) from None
         except SecurityError as exc:

@@ -1,0 +1,155 @@
+"""Security: templates cannot escape the sandbox or exhaust memory.
+
+Why: prompt files are shared and reviewed like code, but they are rendered by the tool,
+so a template must never reach Python internals (the classic Jinja2 SSTI payloads) nor
+take the machine down with one expression. Each payload goes through the real CLI
+(``workbench validate`` and ``workbench prompts show --vars``) and must be refused with
+exit code 2 and one message naming the prompt file and line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bad_inputs import ECHO_V1, SUITE
+from workbench.cli import main
+
+# (payload, what the message must say). The payload replaces "{{ ticket }}" on line 4.
+SSTI_PAYLOADS: list[tuple[str, str]] = [
+    # Reaching object internals through any value
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "attribute '__class__' of 'str'"),
+    ("{{ ticket.__class__.__base__.__subclasses__() }}", "attribute '__class__' of 'str'"),
+    ("{{ ().__class__.__bases__[0].__subclasses__() }}", "attribute '__class__' of 'tuple'"),
+    ("{{ dict.__base__.__subclasses__() }}", "attribute '__base__' of 'type'"),
+    ("{{ ticket.__len__() }}", "attribute '__len__' of 'str'"),
+    ("{{ ticket['__class__'] }}", "attribute '__class__' of 'str'"),
+    # Jinja's own globals lead to module globals (os, builtins)
+    ("{{ cycler.__init__.__globals__.os.popen('id').read() }}", "attribute '__init__'"),
+    ("{{ joiner.__init__.__globals__ }}", "attribute '__init__'"),
+    ("{{ namespace.__init__.__globals__ }}", "attribute '__init__'"),
+    ("{{ lipsum.__globals__['os'].system('id') }}", "attribute '__globals__' of 'function'"),
+    ("{{ lipsum|attr('__globals__') }}", "attribute '__globals__' of 'function'"),
+    ("{{ self.__init__.__globals__.__builtins__ }}", "attribute '__init__'"),
+    ("{{ self._TemplateReference__context }}", "attribute '_TemplateReference__context'"),
+    # Filter and format-string tricks
+    ("{{ ''|attr('__class__') }}", "attribute '__class__' of 'str'"),
+    ("{{ ticket|attr('\\x5f\\x5fclass\\x5f\\x5f') }}", "attribute '__class__' of 'str'"),
+    ("{{ '{0.__class__}'.format(ticket) }}", "attribute '__class__' of 'str'"),
+    ("{{ '{x.__class__}'.format_map({'x': ticket}) }}", "attribute '__class__' of 'str'"),
+    ("{{ '{0.__class__.__mro__}'.format(ticket) }}", "attribute '__class__' of 'str'"),
+    ("{{ '%s'|format(ticket.__class__) }}", "attribute '__class__' of 'str'"),
+    # Flask-style objects do not exist here; mutation is blocked
+    ("{{ request.application.__globals__ }}", "template variable 'request' is undefined"),
+    ("{{ config.items() }}", "template variable 'config' is undefined"),
+    ("{{ url_for.__globals__ }}", "template variable 'url_for' is undefined"),
+    ("{% set l = [] %}{{ l.append(1) }}", "attribute 'append' of 'list'"),
+    ("{% set d = {} %}{{ d.update(a=1) }}", "attribute 'update' of 'dict'"),
+    # No loader: nothing can be included or imported
+    ("{% include '/etc/passwd' %}", "no loader for this environment"),
+    ("{% import 'os' as os %}", "no loader for this environment"),
+    ("{% extends 'base.txt' %}", "no loader for this environment"),
+    # Memory and CPU bombs: refused before they allocate
+    ("{{ range(10**9)|list }}", "range of 1,000,000,000 items is too large"),
+    ("{{ 'a' * 10**10 }}", "'*' would build 10,000,000,000 items"),
+    ("{{ [0] * 10**10 }}", "'*' would build 10,000,000,000 items"),
+    ("{{ 10 ** 1000000 }}", "10 ** 1000000 is too large"),
+    ("{{ 'x'|center(10**10) }}", "center(width=…) 10,000,000,000 is too large"),
+    ("{{ ticket|indent(10**10) }}", "indent(width=…) 10,000,000,000 is too large"),
+    ("{{ [1]|batch(10**10, 0)|list }}", "batch(linecount=…) 10,000,000,000 is too large"),
+    ("{{ [1, 2]|tojson(10**9) }}", "tojson(indent=…) 1,000,000,000 is too large"),
+    ("{{ 'x'.ljust(10**10) }}", "argument of ljust() 10,000,000,000 is too large"),
+    ("{{ 'x'.zfill(10**10) }}", "argument of zfill() 10,000,000,000 is too large"),
+    ("{{ '%10000000000d' % 1 }}", "format width 10,000,000,000 is too large"),
+    ("{{ '%*d' % (10**10, 1) }}", "format width 10,000,000,000 is too large"),
+    ("{{ '%10000000000d'|format(1) }}", "format width 10,000,000,000 is too large"),
+    ("{{ '{:10000000000}'.format(1) }}", "format width 10,000,000,000 is too large"),
+    ("{{ '{:{w}}'.format(1, w=10**10) }}", "format width 10,000,000,000 is too large"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "loops in this template use more than 1,000,000 range items"),
+    ("{% for i in range(100000) %}{{ 'a' * 100000 }}{% endfor %}",
+     "the rendered message is longer than 10,000,000 characters"),
+    ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "it recurses too deeply"),
+]
+
+
+def make_project(root: Path, template: str) -> None:
+    """The bad-input project with ``prompts/echo/v2.yaml`` whose line 4 is ``template``."""
+    (root / "prompts" / "echo").mkdir(parents=True)
+    (root / "suites").mkdir()
+    (root / "prompts" / "echo" / "v1.yaml").write_text(ECHO_V1)
+    # A YAML single-quoted scalar keeps every payload literal (quotes doubled).
+    quoted = "'Ticket: " + template.replace("'", "''") + "'"
+    (root / "prompts" / "echo" / "v2.yaml").write_text(
+        ECHO_V1.replace('"Ticket: {{ ticket }}"', quoted))
+    (root / "suites" / "s.yaml").write_text(SUITE)
+
+
+@pytest.mark.parametrize(("payload", "says"), SSTI_PAYLOADS,
+                         ids=[p for p, _ in SSTI_PAYLOADS])
+@pytest.mark.parametrize("command", ["validate", "show"])
+def test_template_payload_is_refused_with_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    payload: str, says: str, command: str,
+) -> None:
+    make_project(tmp_path, payload)
+    monkeypatch.chdir(tmp_path)
+    argv = (["validate", "suites/s.yaml"] if command == "validate"
+            else ["prompts", "show", "echo@2", "--vars", '{"ticket": "hello"}'])
+
+    code = main(argv)
+
+    out, err = capsys.readouterr()
+    assert code == 2, out
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    if command == "validate" and says.endswith("is undefined"):
+        # An unknown name is a variable the case lacks: validate points at the case.
+        name = says.split("'")[1]
+        assert lines[0].startswith(f"error: suites/s.yaml:4: case 'a' has no var '{name}', "
+                                   "which prompt echo@2 uses"), err
+    else:
+        assert lines[0].startswith("error: prompts/echo/v2.yaml:4: "), err
+        assert says in err
+    assert "Traceback" not in err
+
+
+def test_benign_templates_still_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The limits sit far above what prompts use: ordinary formatting is untouched."""
+    template = ("{{ '{:,}'.format(1234567) }} {{ '%05d' % 42 }} {{ 'ab' * 3 }} {{ 2 ** 10 }} "
+                "[{{ ticket|center(9) }}] {{ '%-*s|' % (4, 'a') }} {{ '%s+%s'|format(1, 2) }} "
+                "{% for i in range(3) %}{{ i }}{% endfor %} {{ [1, 2, 3]|batch(2)|list }}")
+    make_project(tmp_path, template)
+    monkeypatch.chdir(tmp_path)
+    assert main(["prompts", "show", "echo@2", "--vars", '{"ticket": "hello"}']) == 0
+    assert capsys.readouterr().out == (
+        "[user]\nTicket: 1,234,567 00042 ababab 1024 [  hello  ] a   | 1+2 012 "
+        "[[1, 2], [3]]\n\n")
+
+
+def test_refusal_names_the_line_inside_a_multiline_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "prompts" / "p").mkdir(parents=True)
+    (tmp_path / "prompts" / "p" / "v1.yaml").write_text(
+        "kind: zero-shot\nmessages:\n  - role: user\n    content: |\n"
+        "      Ticket: {{ ticket }}\n      Fine so far.\n      {{ 'a' * 10**10 }}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["prompts", "show", "p", "--vars", '{"ticket": "x"}']) == 2
+    assert capsys.readouterr().err.startswith("error: prompts/p/v1.yaml:7: template refused: ")
+
+
+def test_refusal_through_the_real_entry_point(tmp_path: Path) -> None:
+    make_project(tmp_path, "{{ lipsum.__globals__['os'].system('touch pwned') }}")
+    proc = subprocess.run([sys.executable, "-m", "workbench", "validate", "suites/s.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: prompts/echo/v2.yaml:4: unsafe template: access to "
+                                  "attribute '__globals__' of 'function' object is unsafe.")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "pwned").exists()
