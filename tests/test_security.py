@@ -1,6 +1,6 @@
-"""Security: templates cannot escape the sandbox or exhaust memory.
+"""Security: the template sandbox, API keys, and escape sequences in model output.
 
-Why: prompt files are shared and reviewed like code, but they are rendered by the tool,
+Templates. Why: prompt files are shared and reviewed like code, but they are rendered by the tool,
 so a template must never reach Python internals (the classic Jinja2 SSTI payloads) nor
 take the machine down with one expression. Each payload goes through the real CLI
 (``workbench validate`` and ``workbench prompts show --vars``) and must be refused with
@@ -9,6 +9,9 @@ exit code 2 and one message naming the prompt file and line, never a traceback.
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_inputs import ECHO_V1, SUITE
+from tests.fakeserver import FakeServer
 from workbench.cli import main
 
 # (payload, what the message must say). The payload replaces "{{ ticket }}" on line 4.
@@ -153,3 +157,98 @@ def test_refusal_through_the_real_entry_point(tmp_path: Path) -> None:
                                   "attribute '__globals__' of 'function' object is unsafe.")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "pwned").exists()
+
+
+# --------------------------------------------------------------------------- API keys
+
+# Every report `workbench run` can write: flag → file name. A new report format is one line.
+REPORT_FLAGS = {"--json": "report.json", "--junit": "report.xml", "--md": "report.md"}
+
+CHECK_PY = '''import os
+
+
+def check(output, context):
+    # A careless user function that puts a key in its reason.
+    return {"pass": True, "reason": "used " + os.environ.get("WB_PROVIDER_CRED", "")}
+'''
+
+
+def run_cli(project: Path, *args: str, env: dict[str, str],
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_run_project(root: Path, base_url: str, cases: list[dict], models: list[dict],
+                      **settings: object) -> None:
+    import yaml
+
+    (root / "prompts" / "echo").mkdir(parents=True)
+    (root / "prompts" / "echo" / "v1.yaml").write_text(
+        "kind: zero-shot\nmessages:\n  - role: user\n    content: '{{ q }}'\n")
+    (root / "suites").mkdir()
+    suite = {"name": "sec", "prompts": ["echo"], "models": models, "reruns": 2,
+             "concurrency": 4, "timeout": 5, "max_attempts": 2, **settings}
+    (root / "suites" / "cases.jsonl").write_text(
+        "".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    suite["cases"] = [{"file": "cases.jsonl"}]
+    (root / "suites" / "sec.yaml").write_text(yaml.safe_dump(suite), encoding="utf-8")
+
+
+def test_api_keys_never_reach_the_store_logs_or_reports(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """The server echoes the Authorization header in replies, errors and judge replies."""
+    named_key = "wb-named-" + secrets.token_hex(16)  # sent via api_key_env (a name without KEY)
+    env_key = "sk-env-" + secrets.token_hex(16)  # litellm reads OPENAI_API_KEY by itself
+    fake_server.configure(retry_after=0.01)
+    (tmp_path / "checks.py").write_text(CHECK_PY)
+    echo = "[[echo-auth]]"
+    cases = [
+        {"id": "reply-echo", "vars": {"q": f"[[reply:fine]]{echo}"}, "expected": "fine"},
+        {"id": "auth-error", "vars": {"q": f"[[fail:401]]{echo}"}},
+        {"id": "retried", "vars": {"q": f"[[fail:500x1]][[reply:ok]]{echo}"}},
+        {"id": "overloaded", "vars": {"q": f"[[fail:503]]{echo}"}},
+        {"id": "judged", "vars": {"q": "[[reply:fine]]"},
+         "assert": [{"type": "llm-rubric", "value": f"[[reply:PASS fine]]{echo}"},
+                    {"type": "python", "file": "../checks.py"}]},
+    ]
+    models = [{"name": "openai/fake", "api_base": fake_server.base_url,
+               "api_key_env": "WB_PROVIDER_CRED"},
+              {"name": "openai/fake-env", "api_base": fake_server.base_url}]
+    write_run_project(tmp_path, fake_server.base_url, cases, models)
+    env = {**os.environ, "WB_PROVIDER_CRED": named_key, "OPENAI_API_KEY": env_key,
+           "PYTHONUNBUFFERED": "1"}
+    outputs = tmp_path / "out"
+    report_args = [arg for flag, name in REPORT_FLAGS.items() for arg in (flag, f"out/{name}")]
+
+    run = run_cli(tmp_path, "run", "suites/sec.yaml", *report_args, env=env)
+    assert run.returncode == 1, run.stderr  # errors and failures, no crash
+    run_id = json.loads((outputs / "report.json").read_text())["run"]["id"]
+    report_args = [arg for flag, name in REPORT_FLAGS.items()
+                   for arg in (flag, f"out/again-{name}")]
+    report = run_cli(tmp_path, "report", run_id, *report_args, env=env)
+    assert report.returncode == 1, report.stderr
+
+    # The echo really happened (so the test cannot pass vacuously), and was masked.
+    data = json.loads((outputs / "report.json").read_text())
+    reruns = {(g["model"], c["id"]): c["reruns"] for g in data["groups"] for c in g["cases"]}
+    assert reruns[("openai/fake", "reply-echo")][0]["output"] == \
+        "fine [Authorization: Bearer ***]"
+    assert reruns[("openai/fake-env", "reply-echo")][0]["output"] == \
+        "fine [Authorization: Bearer ***]"
+    assert "[Authorization: Bearer ***]" in reruns[("openai/fake", "auth-error")][0]["error"]
+    assert "[Authorization: Bearer ***]" in reruns[("openai/fake", "overloaded")][0]["error"]
+    judged = reruns[("openai/fake", "judged")][0]["assertions"]
+    assert "***" in judged[0]["reason"] and judged[1]["reason"] == "used ***"
+
+    artefacts = {"run stdout": run.stdout, "run stderr": run.stderr,
+                 "report stdout": report.stdout, "report stderr": report.stderr}
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"workbench.db", *REPORT_FLAGS.values()}
+    for path in files:  # the store (db, WAL, shm), every report, everything else
+        artefacts[str(path.relative_to(tmp_path))] = path.read_bytes().decode("latin-1")
+    for name, text in artefacts.items():
+        for key in (named_key, env_key):
+            assert key not in text, f"{key[:6]}… leaked into {name}"
+            assert key[-16:] not in text, f"part of {key[:6]}… leaked into {name}"

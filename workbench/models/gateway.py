@@ -19,6 +19,8 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from workbench.redaction import redact, remember
+
 _LITELLM: Any = None
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
@@ -229,6 +231,7 @@ class Gateway:
             if not key:
                 raise CallFailed(f"environment variable {api_key_env} is not set",
                                  attempts=0, retryable=False)
+            remember(key)  # whatever its variable is called, it never reaches a report
             kwargs["api_key"] = key
         limit = self.limit_for(model)
         attempts = 0
@@ -284,18 +287,16 @@ class Gateway:
                 cost = 0.0
         if not math.isfinite(cost) or cost < 0:
             cost = 0.0
+        # A proxy or provider may echo the Authorization header back in the reply.
+        text = redact(text)
         return Completion(text, prompt_tokens, completion_tokens, cost, latency_ms, attempts)
 
 
 def describe_error(exc: BaseException) -> str:
     """A one-line, key-free description of a failed call."""
     status = status_of(exc)
-    text = " ".join(str(exc).split())
-    for name, value in os.environ.items():
-        # Providers sometimes echo the key back in error text; never let it reach the store.
-        if value and len(value) >= 12 and ("KEY" in name or "TOKEN" in name or
-                                            "SECRET" in name) and value in text:
-            text = text.replace(value, "***")
+    # Providers sometimes echo the key back in error text; never let it reach the store.
+    text = redact(" ".join(str(exc).split()))
     if len(text) > 500:
         text = text[:497] + "..."
     prefix = type(exc).__name__ + (f" (HTTP {status})" if status else "")
