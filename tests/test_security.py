@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -21,6 +22,9 @@ import pytest
 from tests.bad_inputs import ECHO_V1, SUITE
 from tests.fakeserver import FakeServer
 from workbench.cli import main
+from workbench.reports import render_summary
+from workbench.results import load_results
+from workbench.store import Store
 
 # (payload, what the message must say). The payload replaces "{{ ticket }}" on line 4.
 SSTI_PAYLOADS: list[tuple[str, str]] = [
@@ -252,3 +256,70 @@ def test_api_keys_never_reach_the_store_logs_or_reports(
         for key in (named_key, env_key):
             assert key not in text, f"{key[:6]}… leaked into {name}"
             assert key[-16:] not in text, f"part of {key[:6]}… leaked into {name}"
+
+
+# --------------------------------------------------------------------------- escape sequences
+
+# Model output (and error bodies) a hostile or broken server might send: colour and cursor
+# control (CSI), a hyperlink and a clipboard write (OSC 8, OSC 52), the 8-bit CSI, a bell,
+# backspaces and a carriage return that overprints the line, a bidi override.
+HOSTILE = ("\x1b[2J\x1b[31mRED\x1b[0m \x1b]8;;http://evil.example\x07click\x1b]8;;\x07 "
+           "\x1b]52;c;cm0gLXJmIC8=\x07 \x9b31m \x07\x08\x08XX\rOVERPRINT \u202etxt.exe")
+CONTROL_CHARS = ["\x1b", "\x07", "\x08", "\r", "\x9b", "\u202e"]
+
+
+def _json_string(text: str) -> str:
+    """A JSON string literal for a fake-server directive: no raw ``]``, no raw controls."""
+    return json.dumps(text, ensure_ascii=True).replace("]", "\\u005d")
+
+
+def test_escape_sequences_in_model_output_are_inert(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    hostile = _json_string(HOSTILE)
+    cases = [
+        # unstable: one rerun passes, one answers with the hostile text
+        {"id": "flaky", "vars": {"q": f'[[replies-json:{_json_string("ok|" + HOSTILE)}]]'},
+         "expected": "ok"},
+        {"id": "always-hostile", "vars": {"q": f"[[reply-json:{hostile}]]"}, "expected": "ok"},
+        {"id": "error-body", "vars": {"q": f"[[fail:400]][[error-json:{hostile}]]"}},
+        {"id": "case\x1b[31m-id\x07\r", "vars": {"q": "[[reply:ok]]"}, "expected": "ok"},
+    ]
+    models = [{"name": "openai/fake", "api_base": fake_server.base_url,
+               "api_key_env": "WB_PROVIDER_CRED"}]
+    write_run_project(tmp_path, fake_server.base_url, cases, models)
+    env = {**os.environ, "WB_PROVIDER_CRED": "test-key", "PYTHONUNBUFFERED": "1"}
+    report_args = [arg for flag, name in REPORT_FLAGS.items() for arg in (flag, f"out/{name}")]
+
+    run = run_cli(tmp_path, "run", "suites/sec.yaml", *report_args, env=env)
+
+    assert run.returncode == 1, run.stderr
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    cells = {c["id"]: c for g in data["groups"] for c in g["cases"]}
+    # The JSON report is data: it keeps the text exactly, escaped by JSON itself.
+    assert HOSTILE in [r["output"] for r in cells["flaky"]["reruns"]]
+    assert cells["always-hostile"]["reruns"][0]["output"] == HOSTILE.strip()
+    assert HOSTILE.replace("\r", " ").split()[0] in cells["error-body"]["reruns"][0]["error"]
+    texts = {
+        "summary (stdout)": run.stdout,
+        "progress lines (stderr)": run.stderr,
+        **{name: (tmp_path / "out" / name).read_text(encoding="utf-8")
+           for name in REPORT_FLAGS.values()},
+    }
+    # Visible text survives, so readers still see what the model said.
+    assert "RED" in texts["report.md"] and "OVERPRINT" in texts["report.xml"]
+    assert "error-body" in texts["progress lines (stderr)"]
+    for name, text in texts.items():
+        for char in CONTROL_CHARS:
+            if char == "\r" and name == "report.json":
+                continue  # JSON escapes CR as \r; it is not a raw control character there
+            assert char not in text, f"{char!r} reached {name}"
+
+    # With colour on, the only escape sequences are the summary's own SGR colour codes.
+    with Store(tmp_path / ".workbench" / "workbench.db") as store:
+        coloured = render_summary(load_results(store, data["run"]["id"]), color=True)
+    assert "\x1b[" in coloured
+    leftover = re.sub(r"\x1b\[[0-9;]*m", "", coloured)
+    for char in CONTROL_CHARS:
+        assert char not in leftover, f"{char!r} reached the coloured summary"
+
