@@ -584,3 +584,17 @@ def test_ctrl_c_exits_130_and_keeps_stored_cells(
     assert db_query(db, "PRAGMA integrity_check") == [("ok",)]
     assert db_query(db, "SELECT status FROM runs") == [("interrupted",)]
     assert db_query(db, "SELECT DISTINCT status, passed FROM cells") == [("ok", 1)]
+
+
+def test_plan_index_is_the_position_in_cell_order(tmp_path: Path) -> None:
+    """``Runner.pending`` marks stored cells by this index instead of holding their keys."""
+    prompts = {"a": ECHO_PROMPT, "b": ECHO_PROMPT}
+    suite = make_suite(tmp_path, "http://127.0.0.1:9/v1", [case(f"c{i}", "q") for i in range(3)],
+                       prompts=prompts, reruns=4)
+    plan = Plan.from_dict(make_plan(suite).to_dict())  # as a resume rebuilds it
+    cells = list(plan.cells())
+    assert len(cells) == plan.total_cells == 24
+    assert [plan.index(key) for key in cells] == list(range(24))
+    assert plan.index(("a@1", MODEL, "c9", 0)) is None
+    assert plan.index(("a@1", MODEL, "c0", 4)) is None
+    assert plan.index(("z@1", MODEL, "c0", 0)) is None

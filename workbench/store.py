@@ -266,11 +266,17 @@ class Store:
             ),
         )
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
-        rows = self.db.execute(
+    def iter_done_keys(self, run_id: str) -> Iterator[tuple[str, str, str, int]]:
+        """The keys of the stored cells, streamed (a resume of a big run holds no set)."""
+        # A cursor of its own: the caller may write cells while this one is being read.
+        rows = self.db.cursor().execute(
             "SELECT variant, model, case_id, rerun FROM cells WHERE run_id = ?", (run_id,)
         )
-        return {(v, m, c, int(r)) for v, m, c, r in rows}
+        for v, m, c, r in rows:
+            yield (v, m, c, int(r))
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
+        return set(self.iter_done_keys(run_id))
 
     def count_cells(self, run_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM cells WHERE run_id = ?",
