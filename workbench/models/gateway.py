@@ -55,6 +55,33 @@ def litellm_module() -> Any:
     return _LITELLM
 
 
+_PRICED: set[str] = set()  # models whose price litellm has been asked about
+
+
+def price_unknown_models_at_zero(litellm: Any, model: str) -> None:
+    """Give a model litellm cannot price an explicit price of zero, once per process.
+
+    Why: for a model missing from litellm's cost map (any self-hosted one), litellm searches
+    the whole map twice per call and still finds nothing — a few milliseconds of CPU per
+    call, the largest single share of the engine's overhead at high concurrency. The cost
+    reported stays what it was (0: unknown), and a model the map knows keeps its price.
+    """
+    if model in _PRICED or model.startswith("local/"):
+        return
+    _PRICED.add(model)
+    try:
+        litellm.get_model_info(model)
+        return  # a priced model
+    except Exception:  # noqa: BLE001 - litellm raises a bare Exception for unknown models
+        pass
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model)
+    except Exception:  # noqa: BLE001 - let the call itself report a bad model name
+        return
+    litellm.register_model({model: {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
+                                     "litellm_provider": provider, "mode": "chat"}})
+
+
 @dataclass(frozen=True)
 class Completion:
     text: str
@@ -221,6 +248,7 @@ class Gateway:
         api_key_env: str | None = None,
     ) -> Completion:
         litellm = litellm_module()
+        price_unknown_models_at_zero(litellm, model)
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
         kwargs.update(model=model, messages=messages, timeout=self.timeout,
                       num_retries=0, max_retries=0, caching=False)
