@@ -49,3 +49,18 @@ def redact(text: str, values: list[str] | None = None) -> str:
 def redact_optional(text: str | None, values: list[str] | None = None) -> str | None:
     return None if text is None else redact(text, values)
 
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable or parameter name says it holds a credential (``api_key``, …)."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def no_credentials(params: dict[str, object]) -> dict[str, object]:
+    """Refuse a credential written into a file's ``params``: it would be stored and reported."""
+    found = sorted(k for k in params if is_secret_name(str(k)))
+    if found:
+        raise ValueError(
+            f"{', '.join(found)} in params: keys never go in files, where runs would store "
+            "them; put the key in an environment variable and name it with api_key_env")
+    return params

@@ -23,7 +23,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench._sandbox import PromptSandbox, TemplateLimitError, render_limited
-from workbench._validation import problems_from_error
+from workbench._validation import Params, problems_from_error
 from workbench._yaml import Loc, Located, dump_yaml, load_yaml
 from workbench.errors import InputError, Problem, display_path
 from workbench.parsing import ParseSpec
@@ -64,7 +64,7 @@ class Step(BaseModel):
     output: str
     messages: list[Message] = Field(min_length=1)
     model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     parse: ParseSpec | None = None
 
 
@@ -76,7 +76,7 @@ class PromptSpec(BaseModel):
     kind: Literal["zero-shot", "few-shot", "chain"]
     description: str = ""
     model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     messages: list[Message] | None = None
     examples: list[Example] | None = None
     steps: list[Step] | None = None
