@@ -267,42 +267,25 @@ class PromptVersion:
         except (TemplateLimitError, MemoryError, RecursionError) as exc:
             what = {MemoryError: "it ran out of memory",
                     RecursionError: "it recurses too deeply"}.get(type(exc), str(exc))
-            raise InputError(
-                Problem(
-                    f"template refused: {what}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                    "a template may not build huge values or loop without end; "
-                    "pass large text in as a variable instead",
-                )
-            ) from None
+            raise self._failure(loc, exc, f"template refused: {what}",
+                                "a template may not build huge values or loop without end; "
+                                "pass large text in as a variable instead") from None
         except SecurityError as exc:
-            raise InputError(
-                Problem(
-                    f"unsafe template: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                    "templates may only use variables, filters and tests; "
-                    "underscore attributes and methods that change data are blocked",
-                )
-            ) from None
+            raise self._failure(loc, exc, f"unsafe template: {exc}",
+                                "templates may only use variables, filters and tests; "
+                                "underscore attributes and methods that change data are "
+                                "blocked") from None
         except jinja2.TemplateError as exc:
-            raise InputError(
-                Problem(
-                    f"template error: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                )
-            ) from None
+            raise self._failure(loc, exc, f"template error: {exc}") from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise InputError(
-                Problem(
-                    f"template error: {type(exc).__name__}: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                )
-            ) from None
+            raise self._failure(loc, exc,
+                                f"template error: {type(exc).__name__}: {exc}") from None
 
+    def _failure(self, loc: Loc, exc: BaseException, message: str,
+                 hint: str | None = None) -> InputError:
+        """A rendering failure, located at the template line Jinja's traceback points to."""
+        return InputError(Problem(message, self.doc.file,
+                                  self.doc.text_line(loc, _template_error_line(exc)), hint))
 
 def _undefined_name(message: str) -> str | None:
     match = re.search(r"'([^']+)' is undefined", message) or re.search(
