@@ -133,11 +133,17 @@ def run_bare_litellm(base_url: str, calls: int, concurrency: int, latency: float
 
 def run_floor(base_url: str, calls: int, concurrency: int, latency: float) -> Result:
     """The floor: a plain asyncio loop over ``openai.AsyncOpenAI``, nothing else."""
+    import httpx
     import openai
 
     async def run() -> int:
-        async with openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0,
-                                      timeout=30) as client:
+        # openai keeps at most 100 idle connections: at concurrency 128 the rest would open
+        # a new connection per request, which is no floor. Size the pool to the concurrency.
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with openai.AsyncOpenAI(
+            base_url=base_url, api_key="bench", max_retries=0, timeout=30,
+            http_client=openai.DefaultAsyncHttpxClient(limits=limits),
+        ) as client:
 
             async def call(n: int) -> object:
                 return await client.chat.completions.create(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 MIN_LENGTH = 8
 MASK = "***"
@@ -22,6 +23,7 @@ MASK = "***"
 # (Not any name containing KEY: CACHE_KEY_PREFIX=workbench would garble every text.)
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
 _remembered: set[str] = set()
+_env_cache: tuple[int, float, set[str]] | None = None
 
 
 def remember(value: str | None) -> None:
@@ -30,12 +32,22 @@ def remember(value: str | None) -> None:
         _remembered.add(value)
 
 
+def _environment_secrets() -> set[str]:
+    """Secret-looking environment values, re-read when the environment grows or shrinks and
+    at most once a second otherwise: scanning it costs ~0.1 ms, and every cell asks twice."""
+    global _env_cache
+    now = time.monotonic()
+    size = len(os.environ)
+    if _env_cache is None or _env_cache[0] != size or now - _env_cache[1] > 1.0:
+        values = {value for name, value in os.environ.items()
+                  if len(value) >= MIN_LENGTH and _SECRET_NAME.search(name)}
+        _env_cache = (size, now, values)
+    return _env_cache[2]
+
+
 def known_secrets() -> list[str]:
     """Every value to redact, longest first (so a key containing another is masked whole)."""
-    found = set(_remembered)
-    found.update(value for name, value in os.environ.items()
-                 if len(value) >= MIN_LENGTH and _SECRET_NAME.search(name))
-    return sorted(found, key=len, reverse=True)
+    return sorted(_remembered | _environment_secrets(), key=len, reverse=True)
 
 
 def redact(text: str, values: list[str] | None = None) -> str:
