@@ -137,12 +137,12 @@ def run_floor(base_url: str, calls: int, concurrency: int, latency: float) -> Re
     import openai
 
     async def run() -> int:
-        # openai keeps at most 100 idle connections: at concurrency 128 the rest would open
-        # a new connection per request, which is no floor. Size the pool to the concurrency.
+        # httpx's own pool slows down badly past ~100 connections, so the floor uses openai's
+        # aiohttp transport (as litellm does), its pool sized to the concurrency.
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with openai.AsyncOpenAI(
             base_url=base_url, api_key="bench", max_retries=0, timeout=30,
-            http_client=openai.DefaultAsyncHttpxClient(limits=limits),
+            http_client=openai.DefaultAioHttpClient(limits=limits),
         ) as client:
 
             async def call(n: int) -> object:

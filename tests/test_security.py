@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.bad_inputs import ECHO_V1, SUITE
 from tests.fakeserver import FakeServer
@@ -183,16 +184,14 @@ def run_cli(project: Path, *args: str, env: dict[str, str],
                           capture_output=True, text=True, timeout=timeout)
 
 
-def write_run_project(root: Path, base_url: str, cases: list[dict], models: list[dict],
-                      **settings: object) -> None:
-    import yaml
-
+def write_run_project(root: Path, cases: list[dict], models: list[dict]) -> None:
+    """An echo prompt and a suite whose cases come from a JSONL file (any text fits)."""
     (root / "prompts" / "echo").mkdir(parents=True)
     (root / "prompts" / "echo" / "v1.yaml").write_text(
         "kind: zero-shot\nmessages:\n  - role: user\n    content: '{{ q }}'\n")
     (root / "suites").mkdir()
     suite = {"name": "sec", "prompts": ["echo"], "models": models, "reruns": 2,
-             "concurrency": 4, "timeout": 5, "max_attempts": 2, **settings}
+             "concurrency": 4, "timeout": 5, "max_attempts": 2}
     (root / "suites" / "cases.jsonl").write_text(
         "".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
     suite["cases"] = [{"file": "cases.jsonl"}]
@@ -220,7 +219,7 @@ def test_api_keys_never_reach_the_store_logs_or_reports(
     models = [{"name": "openai/fake", "api_base": fake_server.base_url,
                "api_key_env": "WB_PROVIDER_CRED"},
               {"name": "openai/fake-env", "api_base": fake_server.base_url}]
-    write_run_project(tmp_path, fake_server.base_url, cases, models)
+    write_run_project(tmp_path, cases, models)
     env = {**os.environ, "WB_PROVIDER_CRED": named_key, "OPENAI_API_KEY": env_key,
            "PYTHONUNBUFFERED": "1"}
     outputs = tmp_path / "out"
@@ -287,7 +286,7 @@ def test_escape_sequences_in_model_output_are_inert(
     ]
     models = [{"name": "openai/fake", "api_base": fake_server.base_url,
                "api_key_env": "WB_PROVIDER_CRED"}]
-    write_run_project(tmp_path, fake_server.base_url, cases, models)
+    write_run_project(tmp_path, cases, models)
     env = {**os.environ, "WB_PROVIDER_CRED": "test-key", "PYTHONUNBUFFERED": "1"}
     report_args = [arg for flag, name in REPORT_FLAGS.items() for arg in (flag, f"out/{name}")]
 
