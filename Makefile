@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORTS ?= reports
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint bench clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ test: install
 
 lint: install
 	$(BIN)/ruff check workbench tests bench
+
+# Every benchmark in bench/ at full size (about 15 minutes on 2 cores); see bench/README.md.
+bench: install
+	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/runner_overhead.py --baseline
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/local_model.py
 
 clean:
 	rm -rf $(VENV) .workbench $(REPORTS)

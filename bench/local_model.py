@@ -1,8 +1,11 @@
 """Benchmark the embedded model: load time, RSS, and generation speed per access path.
 
 Compares llama-cpp-python called directly with the same call through ``LocalChatModel``,
-``litellm.completion`` and ``litellm.acompletion`` (our custom provider), so the overhead of
-each layer is visible. Run: ``python bench/local_model.py [--runs N] [--max-tokens N]``.
+``litellm.completion``, ``litellm.acompletion`` (our custom provider) and the workbench's
+``Gateway.complete`` (the path every cell of a run takes: retries, concurrency limit,
+redaction), so the overhead of each layer is visible.
+
+Run: ``.venv/bin/python bench/local_model.py [--runs N] [--max-tokens N]``.
 """
 
 from __future__ import annotations
@@ -73,10 +76,10 @@ def main() -> int:
         return model.chat(PROMPT, seed=seed, **params).completion_tokens
 
     started = time.perf_counter()
-    import litellm
+    from workbench.models.gateway import Gateway, litellm_module
 
-    litellm.suppress_debug_info = True
-    _local.register(litellm)
+    litellm = litellm_module()  # imported and configured as a run does, local model registered
+    gateway = Gateway(timeout=600, max_attempts=1, concurrency=1)
     print(f"litellm import + register: {time.perf_counter() - started:.2f} s")
 
     def via_litellm(seed: int) -> int:
@@ -89,11 +92,16 @@ def main() -> int:
         )
         return out.usage.completion_tokens
 
+    async def via_workbench(seed: int) -> int:
+        reply = await gateway.complete(_local.MODEL_NAME, PROMPT, {**params, "seed": seed})
+        return reply.completion_tokens
+
     paths: dict[str, Callable[[int], int] | Callable[[int], Awaitable[int]]] = {
         "llama-cpp-python direct": via_direct,
         "LocalChatModel.chat": via_model,
         "litellm.completion": via_litellm,
         "litellm.acompletion": via_alitellm,
+        "workbench Gateway.complete": via_workbench,
     }
     rates: dict[str, list[float]] = {name: [] for name in paths}
 
@@ -117,9 +125,12 @@ def main() -> int:
     try:
         asyncio.run(run_all())
         print(f"generation speed, {args.max_tokens} max tokens, median of {args.runs} runs:")
+        direct_rate = statistics.median(rates["llama-cpp-python direct"])
         for name, values in rates.items():
             runs = ", ".join(f"{v:.0f}" for v in values)
-            print(f"  {name:<26} {statistics.median(values):6.1f} tok/s  ({runs})")
+            median = statistics.median(values)
+            share = median / direct_rate
+            print(f"  {name:<26} {median:6.1f} tok/s  {share:5.0%} of direct  ({runs})")
         print(f"  {'llama.cpp decode only':<26} {statistics.median(decode_rates):6.1f} tok/s")
         print(f"peak RSS: {peak_rss_mib():.0f} MiB (two model instances loaded for the comparison)")
     finally:

@@ -121,6 +121,10 @@ CORPUS: list[tuple[str, dict[str, str], list[str], str]] = [
      {"suites/s.yaml": SUITE + "models:\n  - name: openai/gpt-4o-mini\n"
       "    api_key_env: sk-abc123-def\n"},
      ["validate", "suites/s.yaml"], 'error: suites/s.yaml:9: models[0].api_key_env: api_key_env is the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key itself\n'),
+    ("api-key-in-params", {"suites/s.yaml": SUITE + "params: {temperature: 0, api_key: sk-abc123-def}\n"},
+     ["validate", "suites/s.yaml"], "error: suites/s.yaml:7: params: api_key in params: keys never go in files, where runs would store them; put the key in an environment variable and name it with api_key_env\n"),
+    ("api-key-in-prompt-params", {"prompts/echo/v2.yaml": ECHO_V1 + "params: {max_tokens: 5, api_key: sk-abc123-def}\n"},
+     ["validate", "suites/s.yaml"], "error: prompts/echo/v2.yaml:8: params: api_key in params: keys never go in files, where runs would store them; put the key in an environment variable and name it with api_key_env\n"),
     ("unknown-local-model", {"suites/s.yaml": SUITE + "models: [local/llama]\n"},
      ["validate", "suites/s.yaml"], "error: suites/s.yaml:7: models[0]: unknown local model 'local/llama' (the embedded model is local/smollm2)\n"),
     ("save-identical", {"new.yaml": ECHO_V1}, ["prompts", "save", "echo", "new.yaml"], 'error: prompts/echo/v1.yaml: nothing to save: identical to version 1\n'),

@@ -40,6 +40,14 @@ Scripting a request — directives in the *last user message* (all are stripped 
     Retry-After value (seconds, fractional allowed) on this request's 429/503 responses.
 ``[[delay:1.5]]``
     use this latency (seconds) instead of the global one for this request.
+``[[reply-json:"TEXT"]]``, ``[[replies-json:"A|B"]]``, ``[[error-json:"TEXT"]]``
+    like ``reply`` and ``replies``, and the message of this request's error bodies, given as a
+    JSON string
+    literal so any character can be scripted (``\u001b``, ``\u005d`` for ``]``): terminal
+    escape sequences, control characters, text that looks like a directive.
+``[[echo-auth]]``
+    echo the request's ``Authorization`` header back, as a careless proxy would: appended
+    to the reply text and to error messages (tests check that no key leaks into artefacts).
 
 Request key = last user message text (directives included) + ``#seed=N`` when the request
 carries a ``seed``. Fault counting is per key, so a cell's retries (same seed) share a count,
@@ -90,7 +98,7 @@ RANDOM_FAULT_KINDS = ("429", "500", "503", "timeout", "drop", "malformed")
 MODEL_ID = "fake"
 LOG_MAX = 10_000
 
-_DIRECTIVE_RE = re.compile(r"\[\[([a-z][a-z-]*):([^\]]*)\]\]")
+_DIRECTIVE_RE = re.compile(r"\[\[([a-z][a-z-]*)(?::([^\]]*))?\]\]")
 _FAULT_SPEC_RE = re.compile(r"^(429|500|503|400|401|timeout|drop|malformed)(?:x(\d+))?$")
 
 
@@ -167,6 +175,8 @@ class _Directives:
     faults: list[tuple[str, int | None]] = field(default_factory=list)
     retry_after: float | None = None
     delay: float | None = None
+    error: str | None = None
+    echo_auth: bool = False
     clean_text: str = ""
 
 
@@ -199,6 +209,21 @@ def _parse_directives(text: str) -> _Directives:
             d.retry_after = float(value)
         elif name == "delay":
             d.delay = float(value)
+        elif name in ("reply-json", "replies-json", "error-json"):
+            try:
+                text = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"fakeserver: [[{name}:...]] needs a JSON string: {exc}") from None
+            if not isinstance(text, str):
+                raise ValueError(f"fakeserver: [[{name}:...]] needs a JSON string")
+            if name == "reply-json":
+                d.reply = text
+            elif name == "replies-json":
+                d.replies = text.split("|")
+            else:
+                d.error = text
+        elif name == "echo-auth":
+            d.echo_auth = True
         else:
             raise ValueError(f"fakeserver: unknown directive [[{name}:...]]")
     return d
@@ -371,6 +396,8 @@ async def _chat_inner(request: web.Request, state: _State) -> web.StreamResponse
     latency = directives.delay if directives.delay is not None else cfg.latency
     await state.sleep(max(0.0, latency + jitter))
     headers = {"x-fake-attempt": str(attempt)}
+    echoed = f" [Authorization: {request.headers.get('Authorization', '')}]" \
+        if directives.echo_auth else ""
 
     if fault in ("429", "503", "500", "400", "401"):
         assert fault is not None
@@ -380,7 +407,8 @@ async def _chat_inner(request: web.Request, state: _State) -> web.StreamResponse
             )
             headers["Retry-After"] = _fmt_seconds(retry_after)
         return web.json_response(
-            _error_body(fault, _ERROR_MESSAGES[fault]), status=int(fault), headers=headers
+            _error_body(fault, (directives.error or _ERROR_MESSAGES[fault]) + echoed),
+            status=int(fault), headers=headers,
         )
     if fault == "drop":
         transport = request.transport
@@ -405,6 +433,7 @@ async def _chat_inner(request: web.Request, state: _State) -> web.StreamResponse
         state.reply_cycle[cycle_key] += 1
     else:
         content = "echo: " + directives.clean_text
+    content += echoed
     prompt_tokens = sum(
         len(_content_text(m.get("content")).split()) for m in messages if isinstance(m, dict)
     )

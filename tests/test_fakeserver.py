@@ -68,6 +68,31 @@ def test_reply_directive_usage_and_shape(fake_server: FakeServer) -> None:
     assert resp.usage.total_tokens == 10
 
 
+def test_json_directives_script_any_character(fake_server: FakeServer) -> None:
+    text = r'[[reply-json:"\u001b\u005d8;;x\u0007 ok"]]'
+    with _client(fake_server) as client:
+        resp = client.chat.completions.create(model="fake", messages=_msg(text))
+    assert resp.choices[0].message.content == "\x1b]8;;x\x07 ok"
+    failed = _post(fake_server, r'[[fail:400]][[error-json:"bad \u001b[31mred"]]')
+    assert failed.status_code == 400
+    assert failed.json()["error"]["message"] == "bad \x1b[31mred"
+    assert _post(fake_server, "[[reply-json:not json]]").status_code == 400
+    cycled = [_post(fake_server, r'[[replies-json:"a\u005d|b"]]').json() for _ in range(3)]
+    assert [r["choices"][0]["message"]["content"] for r in cycled] == ["a]", "b", "a]"]
+
+
+def test_echo_auth_returns_the_authorization_header(fake_server: FakeServer) -> None:
+    with openai.OpenAI(base_url=fake_server.base_url, api_key="sk-echo-me", max_retries=0,
+                       timeout=5.0) as client:
+        resp = client.chat.completions.create(model="fake",
+                                              messages=_msg("hi [[reply:ok]][[echo-auth]]"))
+        assert resp.choices[0].message.content == "ok [Authorization: Bearer sk-echo-me]"
+        with pytest.raises(openai.AuthenticationError) as info:
+            client.chat.completions.create(model="fake",
+                                           messages=_msg("[[fail:401]][[echo-auth]]"))
+    assert "[Authorization: Bearer sk-echo-me]" in str(info.value)
+
+
 def test_echo_uses_last_user_message_and_strips_directives(fake_server: FakeServer) -> None:
     messages = [
         {"role": "user", "content": "first question"},

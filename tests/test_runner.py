@@ -27,7 +27,7 @@ import yaml
 
 from tests.fakeserver import FakeServer, FakeServerProcess
 from workbench.errors import InputError
-from workbench.models.gateway import Gateway
+from workbench.models.gateway import Gateway, litellm_module
 from workbench.runner import Plan, Runner, load_plan_variants, make_plan, start_run
 from workbench.store import CellRecord, Store
 from workbench.suites import Suite, load_suite
@@ -584,3 +584,38 @@ def test_ctrl_c_exits_130_and_keeps_stored_cells(
     assert db_query(db, "PRAGMA integrity_check") == [("ok",)]
     assert db_query(db, "SELECT status FROM runs") == [("interrupted",)]
     assert db_query(db, "SELECT DISTINCT status, passed FROM cells") == [("ok", 1)]
+
+
+def test_plan_index_is_the_position_in_cell_order(tmp_path: Path) -> None:
+    """``Runner.pending`` marks stored cells by this index instead of holding their keys."""
+    prompts = {"a": ECHO_PROMPT, "b": ECHO_PROMPT}
+    suite = make_suite(tmp_path, "http://127.0.0.1:9/v1", [case(f"c{i}", "q") for i in range(3)],
+                       prompts=prompts, reruns=4)
+    plan = Plan.from_dict(make_plan(suite).to_dict())  # as a resume rebuilds it
+    cells = list(plan.cells())
+    assert len(cells) == plan.total_cells == 24
+    assert [plan.index(key) for key in cells] == list(range(24))
+    assert plan.index(("a@1", MODEL, "c9", 0)) is None
+    assert plan.index(("a@1", MODEL, "c0", 4)) is None
+    assert plan.index(("z@1", MODEL, "c0", 0)) is None
+
+
+async def test_unknown_models_cost_zero_and_known_models_keep_their_price(
+    fake_server: FakeServer,
+) -> None:
+    """Unpriced models get an explicit zero price (cheaper calls); priced ones are untouched."""
+    gateway = Gateway(timeout=5, max_attempts=1, concurrency=1)
+    messages = [{"role": "user", "content": "hello there [[reply:one two three]]"}]
+    costs = {}
+    for model in ("openai/fake-unpriced", "openai/gpt-4o-mini", "openai/fake-unpriced"):
+        reply = await gateway.complete(model, messages, {}, api_base=fake_server.base_url,
+                                       api_key_env=KEY_ENV)
+        assert (reply.text, reply.completion_tokens) == ("one two three", 3)
+        costs.setdefault(model, []).append(reply.cost)
+    assert costs["openai/fake-unpriced"] == [0.0, 0.0]
+    # gpt-4o-mini from litellm's own map: 5 prompt + 3 completion tokens at its list price
+    litellm = litellm_module()
+    info = litellm.get_model_info("openai/gpt-4o-mini")
+    expected = 5 * info["input_cost_per_token"] + 3 * info["output_cost_per_token"]
+    assert costs["openai/gpt-4o-mini"] == [pytest.approx(expected)]
+    assert "openai/fake-unpriced" in litellm.model_cost

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from workbench._text import terminal_line
 from workbench.runner import Progress
 from workbench.store import CellRecord
 
@@ -28,8 +29,10 @@ class ProgressDisplay:
         if self.quiet:
             return
         if cell.status == "error" and not self.tty:
-            print(f"error: {cell.variant} · {cell.model} · {cell.case_id} #{cell.rerun}: "
-                  f"{cell.error}", file=self.stream, flush=True)
+            # Names come from files and errors from servers: neither may drive the terminal.
+            where = " · ".join(terminal_line(t) for t in (cell.variant, cell.model, cell.case_id))
+            print(f"error: {where} #{cell.rerun}: {terminal_line(cell.error or '')}",
+                  file=self.stream, flush=True)
         now = time.monotonic()
         p = self.progress
         if self.tty:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 # C0/C1 control characters other than tab, newline and carriage return: terminal bells,
-# escape sequences and the like, which no report should pass through.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# escape sequences and the like, which no report should pass through; and the Unicode bidi
+# overrides and isolates, which reorder what a reader sees ("Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Whole terminal escape sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL/ST``, and
 # two-character ``ESC x``), so no parameter debris such as ``[31m`` is left behind.
 _ESCAPE = re.compile(
@@ -39,6 +40,11 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)] + "…"
 
 
+def terminal_line(text: str) -> str:
+    """Text safe to print on one terminal line: no escape sequences, no CR overprinting."""
+    return " ".join(strip_control(text).split())
+
+
 def one_line(text: str, limit: int) -> str:
     """Cleaned, whitespace-collapsed and truncated: for excerpts of model output."""
-    return truncate(" ".join(strip_control(text).split()), limit)
+    return truncate(terminal_line(text), limit)

@@ -16,6 +16,10 @@ import pydantic
 
 from workbench._yaml import Loc, Located
 from workbench.errors import Problem
+from workbench.redaction import no_credentials
+
+# Model parameters as written in prompt and suite files: anything litellm takes, except keys.
+Params = typing.Annotated[dict[str, Any], pydantic.AfterValidator(no_credentials)]
 
 
 def format_loc(loc: Loc) -> str:

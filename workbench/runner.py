@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,23 @@ class Plan:
             for variant, model in self.groups:
                 for case in self.cases:
                     yield (variant, model, case.id, rerun)
+
+    def index(self, key: CellKey) -> int | None:
+        """A cell's position in :meth:`cells` order (None if the plan has no such cell)."""
+        variant, model, case_id, rerun = key
+        group = self._group_index.get((variant, model))
+        case = self._case_index.get(case_id)
+        if group is None or case is None or not 0 <= rerun < self.reruns:
+            return None
+        return (rerun * len(self.groups) + group) * len(self.cases) + case
+
+    @cached_property
+    def _group_index(self) -> dict[tuple[str, str], int]:
+        return {tuple(g): i for i, g in enumerate(self.groups)}
+
+    @cached_property
+    def _case_index(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.cases)}
 
     @property
     def total_cells(self) -> int:
@@ -231,14 +249,28 @@ class Runner:
         }
         self.base_dir = Path(plan.base_dir)
 
-    def pending(self) -> list[CellKey]:
-        done = self.store.done_keys(self.run_id)
-        return [k for k in self.plan.cells() if k not in done]
+    def pending(self) -> Iterator[CellKey]:
+        """The cells not stored yet, in plan order, streamed from the plan.
+
+        Why not a list or a set of keys: a run of many cells must not hold every key in
+        memory. What was stored already is marked in a bitmap of one byte per cell, filled
+        by streaming the store, and only on a resume.
+        """
+        done: bytearray | None = None
+        if self.store.count_cells(self.run_id):
+            done = bytearray(self.plan.total_cells)
+            for key in self.store.iter_done_keys(self.run_id):
+                index = self.plan.index(key)
+                if index is not None:
+                    done[index] = 1
+        for index, key in enumerate(self.plan.cells()):
+            if done is None or not done[index]:
+                yield key
 
     async def run(self, on_cell: Callable[[CellRecord], None] | None = None,
                   stop: asyncio.Event | None = None) -> int:
         """Run every pending cell; returns how many ran. Cancellation keeps finished cells."""
-        pending = iter(self.pending())
+        pending = self.pending()
         ran = 0
 
         async def worker() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import InputError, Problem, display_path
+from workbench.redaction import known_secrets, redact, redact_optional
 
 DEFAULT_DB = Path(".workbench") / "workbench.db"
 SCHEMA_VERSION = 1
@@ -244,27 +245,38 @@ class Store:
     # -- cells -------------------------------------------------------------------------
 
     def add_cell(self, cell: CellRecord) -> None:
-        """Insert and commit one cell; a duplicate key raises (a cell never runs twice)."""
+        """Insert and commit one cell; a duplicate key raises (a cell never runs twice).
+
+        Every text is redacted on the way in: an API key echoed back by a provider (in its
+        reply, an error, a judge's reasoning, a python assertion's message) never lands on disk.
+        """
+        keys = known_secrets()
         self.db.execute(
             "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " ?, ?)",
             (
                 cell.run_id, cell.variant, cell.model, cell.case_id, cell.rerun, cell.status,
-                cell.output,
-                None if not cell.parse_ok else json.dumps(cell.answer),
+                redact_optional(cell.output, keys),
+                None if not cell.parse_ok else redact(json.dumps(cell.answer), keys),
                 int(cell.parse_ok), int(cell.passed),
-                json.dumps(cell.assertions), json.dumps(cell.steps),
+                redact(json.dumps(cell.assertions), keys), redact(json.dumps(cell.steps), keys),
                 cell.latency_ms, cell.prompt_tokens, cell.completion_tokens, cell.cost,
-                cell.error, cell.attempts, cell.seed, cell.prompt_hash,
+                redact_optional(cell.error, keys), cell.attempts, cell.seed, cell.prompt_hash,
                 cell.started, cell.finished,
             ),
         )
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
-        rows = self.db.execute(
+    def iter_done_keys(self, run_id: str) -> Iterator[tuple[str, str, str, int]]:
+        """The keys of the stored cells, streamed (a resume of a big run holds no set)."""
+        # A cursor of its own: the caller may write cells while this one is being read.
+        rows = self.db.cursor().execute(
             "SELECT variant, model, case_id, rerun FROM cells WHERE run_id = ?", (run_id,)
         )
-        return {(v, m, c, int(r)) for v, m, c, r in rows}
+        for v, m, c, r in rows:
+            yield (v, m, c, int(r))
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str, str, int]]:
+        return set(self.iter_done_keys(run_id))
 
     def count_cells(self, run_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM cells WHERE run_id = ?",

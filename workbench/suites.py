@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from workbench._validation import format_loc, problems_from_error
+from workbench._validation import Params, format_loc, problems_from_error
 from workbench._yaml import Located, load_yaml
 from workbench.assertions import AssertionSpec, check_spec_files
 from workbench.errors import InputError, Problem, display_path
@@ -42,7 +42,7 @@ class ModelSpec(BaseModel):
     name: str = Field(min_length=1)
     api_base: str | None = None
     api_key_env: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
 
     @field_validator("api_key_env")
     @classmethod
@@ -171,7 +171,7 @@ class SuiteSpec(BaseModel):
         description="default: each variant's own `model`, else local/smollm2",
     )
     reruns: int = Field(default=5, ge=1, le=1000)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     concurrency: int = Field(default=4, ge=1, le=1024)
     timeout: float = Field(default=120.0, gt=0, description="seconds per request")
     max_attempts: int = Field(default=6, ge=1, le=50)

@@ -20,10 +20,10 @@ from typing import Any, Literal
 import jinja2
 import jinja2.meta
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench._validation import problems_from_error
+from workbench._sandbox import PromptSandbox, TemplateLimitError, render_limited
+from workbench._validation import Params, problems_from_error
 from workbench._yaml import Loc, Located, dump_yaml, load_yaml
 from workbench.errors import InputError, Problem, display_path
 from workbench.parsing import ParseSpec
@@ -64,7 +64,7 @@ class Step(BaseModel):
     output: str
     messages: list[Message] = Field(min_length=1)
     model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     parse: ParseSpec | None = None
 
 
@@ -76,7 +76,7 @@ class PromptSpec(BaseModel):
     kind: Literal["zero-shot", "few-shot", "chain"]
     description: str = ""
     model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
     messages: list[Message] | None = None
     examples: list[Example] | None = None
     steps: list[Step] | None = None
@@ -118,7 +118,7 @@ class RenderedStep:
     parse: ParseSpec | None
 
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = PromptSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
@@ -264,7 +264,7 @@ class PromptVersion:
     ) -> str:
         template, _ = self._compile(loc, source)
         try:
-            return template.render(**ctx).strip()
+            return render_limited(template, ctx).strip()
         except UndefinedError as exc:
             name = _undefined_name(str(exc))
             line = _first_line_of(source, name) if name else 1
@@ -277,33 +277,28 @@ class PromptVersion:
                     "give the case a var of that name or fix the template",
                 )
             ) from None
+        except (TemplateLimitError, MemoryError, RecursionError) as exc:
+            what = {MemoryError: "it ran out of memory",
+                    RecursionError: "it recurses too deeply"}.get(type(exc), str(exc))
+            raise self._failure(loc, exc, f"template refused: {what}",
+                                "a template may not build huge values or loop without end; "
+                                "pass large text in as a variable instead") from None
         except SecurityError as exc:
-            raise InputError(
-                Problem(
-                    f"unsafe template: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                    "templates may only use variables, filters and tests; "
-                    "underscore attributes and methods that change data are blocked",
-                )
-            ) from None
+            raise self._failure(loc, exc, f"unsafe template: {exc}",
+                                "templates may only use variables, filters and tests; "
+                                "underscore attributes and methods that change data are "
+                                "blocked") from None
         except jinja2.TemplateError as exc:
-            raise InputError(
-                Problem(
-                    f"template error: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                )
-            ) from None
+            raise self._failure(loc, exc, f"template error: {exc}") from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise InputError(
-                Problem(
-                    f"template error: {type(exc).__name__}: {exc}",
-                    self.doc.file,
-                    self.doc.text_line(loc, _template_error_line(exc)),
-                )
-            ) from None
+            raise self._failure(loc, exc,
+                                f"template error: {type(exc).__name__}: {exc}") from None
 
+    def _failure(self, loc: Loc, exc: BaseException, message: str,
+                 hint: str | None = None) -> InputError:
+        """A rendering failure, located at the template line Jinja's traceback points to."""
+        return InputError(Problem(message, self.doc.file,
+                                  self.doc.text_line(loc, _template_error_line(exc)), hint))
 
 def _undefined_name(message: str) -> str | None:
     match = re.search(r"'([^']+)' is undefined", message) or re.search(

@@ -12,7 +12,12 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbench._text import one_line, strip_control, truncate  # noqa: F401 (re-exported)
+from workbench._text import (  # noqa: F401 (re-exported)
+    one_line,
+    strip_control,
+    terminal_line,
+    truncate,
+)
 from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import CaseStats, GroupStats
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from workbench.stats import GroupStats
 from workbench.store import CellRecord
 
 SCHEMA = "workbench.run/1"
+# json.dumps escapes C0 controls but writes DEL, the C1 controls (0x9b is an 8-bit CSI) and
+# bidi overrides raw; `cat report.json` must not drive a terminal, so those become \uXXXX.
+_RAW_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _clean(obj: Any) -> Any:
@@ -144,7 +148,8 @@ def build_json(results: RunResults) -> dict[str, Any]:
 
 def dumps(results: RunResults) -> str:
     """The report as JSON text (UTF-8 friendly, indent 2, trailing newline)."""
-    return json.dumps(build_json(results), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(build_json(results), indent=2, ensure_ascii=False, allow_nan=False)
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def write_json(results: RunResults, path: str | os.PathLike[str]) -> Path:
