@@ -332,6 +332,23 @@ def test_local_model_price_is_unknown_without_importing_litellm(store: Store) ->
     assert c.finetuned_price_source == "suite escalation.finetune"
 
 
+def test_unknown_model_stays_unpriced_after_a_run_in_the_same_process(store: Store) -> None:
+    """A run gives models litellm cannot price a placeholder zero price (to save CPU per call);
+    the report must still say "unknown", not "$0" (e.g. escalation opened in the TUI after a
+    run there)."""
+    from workbench.models.gateway import litellm_module, price_unknown_models_at_zero
+
+    model = "openai/self-hosted-escalation-test"
+    price_unknown_models_at_zero(litellm_module(), model)
+    assert litellm_module().get_model_info(model)["input_cost_per_token"] == 0.0
+    assert LitellmPrices().price(model) is None
+    cases = _cases(12)
+    add_run(store, SUITE, cases, [Version("p", 1, few_shot(0.7), pattern(cases, 3))],
+            model=model)
+    c = escalate(load_history(store, SUITE), EscalationSettings()).assessments[0].cost
+    assert c.price is None and c.per_1k_calls_now is None and c.price_source == "unknown"
+
+
 def test_settings_from_suite_section(tmp_path: Path) -> None:
     from workbench.suites import load_suite
 

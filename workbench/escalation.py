@@ -317,6 +317,10 @@ class LitellmPrices:
     def price(self, model: str) -> Price | None:
         if model.startswith("local/"):
             return None
+        from workbench.models.gateway import has_placeholder_price
+
+        if has_placeholder_price(model):  # a run in this process priced it at zero
+            return None
         try:
             info = self._litellm().get_model_info(model)
         except Exception:  # litellm raises a plain Exception for unmapped models

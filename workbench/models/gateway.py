@@ -56,6 +56,7 @@ def litellm_module() -> Any:
 
 
 _PRICED: set[str] = set()  # models whose price litellm has been asked about
+_ZERO_PRICED: set[str] = set()  # models given a placeholder price of zero by us
 
 
 def price_unknown_models_at_zero(litellm: Any, model: str) -> None:
@@ -80,6 +81,13 @@ def price_unknown_models_at_zero(litellm: Any, model: str) -> None:
         return
     litellm.register_model({model: {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
                                      "litellm_provider": provider, "mode": "chat"}})
+    _ZERO_PRICED.add(model)
+
+
+def has_placeholder_price(model: str) -> bool:
+    """True when the zero price litellm now reports for ``model`` is ours, not a real one:
+    price look-ups (the escalation report) must still call it unknown."""
+    return model in _ZERO_PRICED
 
 
 @dataclass(frozen=True)
