@@ -36,8 +36,9 @@ def question(n: int) -> str:
 
 
 def make_project(root: Path, base_url: str, *, cases: int, reruns: int = 1,
-                 concurrency: int = 32, name: str = "bench") -> Path:
-    """A prompt and a suite of ``cases`` cases × ``reruns``; returns the suite path."""
+                 concurrency: int = 32, name: str = "bench", transport: str = "litellm") -> Path:
+    """A prompt and a suite of ``cases`` cases × ``reruns``; returns the suite path.
+    ``transport`` is the model's: litellm, or direct to the OpenAI-compatible fake server."""
     os.environ.setdefault(KEY_ENV, "bench")
     (root / "prompts" / "bench").mkdir(parents=True, exist_ok=True)
     (root / "prompts" / "bench" / "v1.yaml").write_text(PROMPT, encoding="utf-8")
@@ -54,6 +55,7 @@ models:
   - name: openai/fake
     api_base: {base_url}
     api_key_env: {KEY_ENV}
+    transport: {transport}
 reruns: {reruns}
 concurrency: {concurrency}
 timeout: 30

@@ -1,16 +1,17 @@
 """Benchmark the run engine's own overhead against a fake server with fixed latency.
 
-Runs ``--calls`` cells through the real Runner + Store (a temporary SQLite file) + Gateway +
-litellm against ``FakeServerProcess`` (its own process, so the server's CPU is not ours) and
-compares the wall time with the ideal ``ceil(calls / concurrency) × latency`` (DESIGN.md §9)
-and with the *floor*: the same requests from a plain asyncio loop over ``openai.AsyncOpenAI``
-(no litellm, no engine), the least any Python client could spend.
+Runs ``--calls`` cells through the real Runner + Store (a temporary SQLite file) + Gateway
+against ``FakeServerProcess`` (its own process, so the server's CPU is not ours), once per
+transport — ``wb direct`` (one JSON POST per call to the OpenAI-compatible server) and
+``wb litellm`` (``litellm.acompletion``) — and compares the wall time with the ideal
+``ceil(calls / concurrency) × latency`` (DESIGN.md §9) and with the *floor*: the same requests
+from a plain asyncio loop over ``openai.AsyncOpenAI`` (no engine).
 
 Run: ``.venv/bin/python bench/runner_overhead.py [--calls 2000] [--concurrency 8 32 128]
 [--latency 0.2]``. Add ``--baseline`` to also time bare ``litellm.acompletion`` calls (no
 Runner, Store or Gateway): between it and the floor is litellm's cost, between it and the
-workbench row the engine's own. Add ``--profile FILE`` to write a cProfile of the last
-workbench run for ``python -m pstats``.
+``wb litellm`` row the engine's own. Add ``--profile FILE`` to write a cProfile of the last
+direct-transport run for ``python -m pstats``.
 """
 
 from __future__ import annotations
@@ -73,12 +74,13 @@ def measure(calls: int, concurrency: int, latency: float,
 
 
 def run_once(root: Path, base_url: str, calls: int, concurrency: int, latency: float,
-             profile: cProfile.Profile | None) -> Result:
+             profile: cProfile.Profile | None, transport: str = "litellm") -> Result:
     """One full run through the engine; the clock covers the run only, not setup."""
+    name = f"bench-{transport}-{concurrency}"
     suite = load_suite(make_project(root, base_url, cases=calls, concurrency=concurrency,
-                                    name=f"bench-{concurrency}"))
+                                    name=name, transport=transport))
     plan = make_plan(suite)
-    with Store(root / f"bench-{concurrency}.db") as store:
+    with Store(root / f"{name}.db") as store:
         run_id = start_run(suite, store, plan)
         runner = Runner(plan, {v.ref: v for v in suite.variants}, store, run_id)
 
@@ -166,6 +168,7 @@ def warm_up(root: Path, base_url: str) -> None:
     """Import litellm and make a few calls, so no measured run pays one-off costs."""
     litellm_module()
     run_once(root / "warmup", base_url, 8, 4, 0.0, None)
+    run_once(root / "warmup", base_url, 8, 4, 0.0, None, transport="direct")
     run_floor(base_url, 8, 4, 0.0)
 
 
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="server latency, seconds")
     parser.add_argument("--baseline", action="store_true",
                         help="also time bare litellm.acompletion calls (no engine)")
-    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the last run")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the last direct-transport run")
     args = parser.parse_args(argv)
 
     with FakeServerProcess(latency=args.latency) as server, \
@@ -195,11 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             server.reset()
             floor = run_floor(server.base_url, args.calls, concurrency, args.latency)
             served = server.stats()["total"]
-            server.reset()
-            r = run_once(root, server.base_url, args.calls, concurrency, args.latency, profile)
-            stats = server.stats()
-            assert served == stats["total"] == args.calls, (served, stats["total"])
-            print(row("workbench", r, floor) + f"   (max in flight {stats['max_in_flight']})")
+            for transport in ("direct", "litellm"):
+                server.reset()
+                r = run_once(root, server.base_url, args.calls, concurrency, args.latency,
+                             profile if transport == "direct" else None, transport)
+                stats = server.stats()
+                assert served == stats["total"] == args.calls, (served, stats["total"])
+                print(row(f"wb {transport}", r, floor)
+                      + f"   (max in flight {stats['max_in_flight']})")
             if args.baseline:
                 print(row("bare litellm", run_bare_litellm(server.base_url, args.calls,
                                                            concurrency, args.latency), floor))

@@ -60,8 +60,10 @@ def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def write_project(root: Path, base_url: str, cases: list[dict[str, Any]], *,
                   prompts: dict[str, dict[str, Any]] | None = None,
-                  **settings: Any) -> Path:
-    """Write ``prompts/<name>/v1.yaml`` and ``suites/t.yaml`` under root; return the suite path."""
+                  transport: str = "litellm", **settings: Any) -> Path:
+    """Write ``prompts/<name>/v1.yaml`` and ``suites/t.yaml`` under root; return the suite path.
+
+    ``transport`` is the model's: through litellm, or ``direct`` to the (fake) server."""
     prompts = prompts or {"echo": ECHO_PROMPT}
     for name, spec in prompts.items():
         folder = root / "prompts" / name
@@ -70,7 +72,8 @@ def write_project(root: Path, base_url: str, cases: list[dict[str, Any]], *,
     suite = {
         "name": "t",
         "prompts": list(prompts),
-        "models": [{"name": MODEL, "api_base": base_url, "api_key_env": KEY_ENV}],
+        "models": [{"name": MODEL, "api_base": base_url, "api_key_env": KEY_ENV,
+                    **({"transport": transport} if transport != "litellm" else {})}],
         "reruns": 1,
         "concurrency": 4,
         **settings,
@@ -111,6 +114,13 @@ def server_key(text: str, seed: int) -> str:
     return f"{text}#seed={seed}"
 
 
+@pytest.fixture(params=["litellm", "direct"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Both ways to a server: litellm (any provider) and the direct OpenAI-compatible one.
+    Retries, errors and records must not depend on which one a model uses."""
+    return request.param
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "wb.db") as s:
@@ -135,12 +145,12 @@ FAULT_CASES: dict[str, tuple[str, str, int]] = {
 
 
 async def test_every_cell_ends_as_result_or_stored_error(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     fake_server.configure(hang=2.0)  # a 'timeout' attempt hangs 2 s; the suite gives up at 0.5
     cases = [case(cid, msg, expected="yes") for cid, (msg, _, _) in FAULT_CASES.items()]
     suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=2, concurrency=18,
-                       timeout=0.5, max_attempts=3)
+                       timeout=0.5, max_attempts=3, transport=transport)
     runner = new_runner(suite, store)
 
     ran = await runner.run()
@@ -190,10 +200,11 @@ async def test_missing_api_key_is_a_stored_error_not_a_crash(
 
 
 async def test_retry_after_is_honoured(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     msg = "[[fail:429x1]][[retry-after:0.5]][[reply:fine]]"
-    suite = make_suite(tmp_path, fake_server.base_url, [case("a", msg, "fine")])
+    suite = make_suite(tmp_path, fake_server.base_url, [case("a", msg, "fine")],
+                       transport=transport)
     # Backoff alone would wait at most 10 ms: only the header can explain a 0.5 s gap.
     gateway = Gateway(timeout=5, max_attempts=3, concurrency=4, base_delay=0.01, max_delay=0.01)
     runner = new_runner(suite, store, gateway=gateway)
@@ -210,10 +221,11 @@ async def test_retry_after_is_honoured(
 
 @pytest.mark.parametrize("status", ["400", "401"])
 async def test_non_retryable_4xx_is_sent_once(
-    tmp_path: Path, fake_server: FakeServer, store: Store, status: str
+    tmp_path: Path, fake_server: FakeServer, store: Store, status: str, transport: str
 ) -> None:
     msg = f"[[fail:{status}]]"
-    suite = make_suite(tmp_path, fake_server.base_url, [case("a", msg)], max_attempts=6)
+    suite = make_suite(tmp_path, fake_server.base_url, [case("a", msg)], max_attempts=6,
+                       transport=transport)
     runner = new_runner(suite, store)
     assert await runner.run() == 1
     assert fake_server.stats()["keys"] == {server_key(msg, 0): 1}
@@ -226,14 +238,14 @@ async def test_non_retryable_4xx_is_sent_once(
 
 
 async def test_adaptive_concurrency_backs_off_and_recovers(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     concurrency = 8
     # A burst where every request is rate limited: the limit halves once per second.
     fake_server.configure(latency=0.02, retry_after=0.05, faults={"429": 1.0})
     cases = [case(f"c{i}", f"q{i} [[reply:ok]]", "ok") for i in range(30)]
     suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=4,
-                       concurrency=concurrency, max_attempts=50)
+                       concurrency=concurrency, max_attempts=50, transport=transport)
     runner = new_runner(suite, store)
     limit = runner.gateway.limit_for(MODEL)
     seen: list[int] = []
@@ -267,10 +279,11 @@ async def test_adaptive_concurrency_backs_off_and_recovers(
 
 
 async def test_reruns_send_distinct_seeds_and_reach_the_server(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     cases = [case("a", "alpha [[replies:A|B]]"), case("b", "beta [[reply:x]]")]
-    suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=5, seed=7)
+    suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=5, seed=7,
+                       transport=transport)
     runner = new_runner(suite, store)
     assert await runner.run() == 10
 
@@ -285,14 +298,18 @@ async def test_reruns_send_distinct_seeds_and_reach_the_server(
     assert Counter(cells[("a", r)].output for r in range(5)) == {"A": 3, "B": 2}
 
 
-async def test_identical_requests_are_never_served_from_a_cache(fake_server: FakeServer) -> None:
+async def test_identical_requests_are_never_served_from_a_cache(
+    fake_server: FakeServer, transport: str
+) -> None:
     gateway = Gateway(timeout=5, max_attempts=1, concurrency=1)
     messages = [{"role": "user", "content": "same [[replies:one|two|three]]"}]
     texts = [
         (await gateway.complete(MODEL, messages, {"seed": 1, "temperature": 0},
-                                api_base=fake_server.base_url, api_key_env=KEY_ENV)).text
+                                api_base=fake_server.base_url, api_key_env=KEY_ENV,
+                                transport=transport)).text
         for _ in range(4)
     ]
+    await gateway.aclose()
     assert texts == ["one", "two", "three", "one"]
     assert fake_server.stats()["total"] == 4
 
@@ -301,11 +318,12 @@ async def test_identical_requests_are_never_served_from_a_cache(fake_server: Fak
 
 
 async def test_resume_runs_exactly_the_missing_cells(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     fake_server.configure(latency=0.02)
     cases = [case(f"c{i}", f"q{i} [[reply:ok]]", "ok") for i in range(3)]
-    suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=4, concurrency=3)
+    suite = make_suite(tmp_path, fake_server.base_url, cases, reruns=4, concurrency=3,
+                       transport=transport)
     first = new_runner(suite, store)
     total = first.plan.total_cells
     stop = asyncio.Event()
@@ -349,7 +367,7 @@ async def test_resume_runs_exactly_the_missing_cells(
 
 
 async def test_chain_steps_are_stored_and_a_failing_step_keeps_the_first(
-    tmp_path: Path, fake_server: FakeServer, store: Store
+    tmp_path: Path, fake_server: FakeServer, store: Store, transport: str
 ) -> None:
     cases = [
         {"id": "good", "vars": {"q1": "[[reply:FACT-42]]", "q2": "[[reply:final]]"},
@@ -357,7 +375,8 @@ async def test_chain_steps_are_stored_and_a_failing_step_keeps_the_first(
         {"id": "bad", "vars": {"q1": "[[reply:FACT-7]]", "q2": "[[fail:400]]"},
          "expected": "final"},
     ]
-    suite = make_suite(tmp_path, fake_server.base_url, cases, prompts={"qa": CHAIN_PROMPT})
+    suite = make_suite(tmp_path, fake_server.base_url, cases, prompts={"qa": CHAIN_PROMPT},
+                       transport=transport)
     runner = new_runner(suite, store)
     assert await runner.run() == 2
     cells = cells_by_key(store, runner.run_id)

@@ -27,13 +27,23 @@ CASES, RERUNS = 200, 5  # 1,000 cells
 MAX_ATTEMPTS = 4
 TIMEOUT = 0.5  # the client gives up on a hung request after this many seconds
 
-# What a cell's stored error says, by the fault its last attempt met (litellm's wording).
+# What a cell's stored error says, by the fault its last attempt met, per transport (litellm's
+# wording, or the direct transport's own).
 ERROR_TEXT = {
-    "429": ("RateLimitError (HTTP 429)", "Rate limit reached for fake"),
-    "500": ("InternalServerError (HTTP 500)", "fakeserver scripted 500"),
-    "timeout": ("Timeout (HTTP 408)", "Timeout"),
-    "drop": ("InternalServerError (HTTP 500)", "Connection error"),
-    "malformed": ("InternalServerError (HTTP 500)", "Unterminated string"),
+    "litellm": {
+        "429": ("RateLimitError (HTTP 429)", "Rate limit reached for fake"),
+        "500": ("InternalServerError (HTTP 500)", "fakeserver scripted 500"),
+        "timeout": ("Timeout (HTTP 408)", "Timeout"),
+        "drop": ("InternalServerError (HTTP 500)", "Connection error"),
+        "malformed": ("InternalServerError (HTTP 500)", "Unterminated string"),
+    },
+    "direct": {
+        "429": ("RateLimitError (HTTP 429)", "Rate limit reached for fake"),
+        "500": ("InternalServerError (HTTP 500)", "fakeserver scripted 500"),
+        "timeout": ("APITimeoutError", f"within {TIMEOUT:g} s"),
+        "drop": ("ServerDisconnectedError", "Server disconnected"),
+        "malformed": ("MalformedResponseError", "not a chat completion (JSONDecodeError)"),
+    },
 }
 
 
@@ -44,13 +54,16 @@ def faulty_server() -> Iterator[FakeServerProcess]:
         yield srv
 
 
+@pytest.mark.parametrize("transport", ["litellm", "direct"])
 async def test_soak_every_cell_is_a_result_or_a_stored_error(
-    tmp_path: Path, faulty_server: FakeServerProcess, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, faulty_server: FakeServerProcess, monkeypatch: pytest.MonkeyPatch,
+    transport: str
 ) -> None:
     monkeypatch.setenv(KEY_ENV, "test-key")
     cases = [case(f"c{i:03d}", f"q{i} [[reply:ok]]", expected="ok") for i in range(CASES)]
     suite = make_suite(tmp_path, faulty_server.base_url, cases, reruns=RERUNS,
-                       concurrency=32, timeout=TIMEOUT, max_attempts=MAX_ATTEMPTS)
+                       concurrency=32, timeout=TIMEOUT, max_attempts=MAX_ATTEMPTS,
+                       transport=transport)
     with Store(tmp_path / "wb.db") as store:
         # Backoff is scaled down (the policy itself is tested in test_runner.py); Retry-After
         # (0.05 s from the server) is honoured as in production.
@@ -94,7 +107,7 @@ async def test_soak_every_cell_is_a_result_or_a_stored_error(
             # A stored error means every attempt met a fault, and the error names the last.
             assert len(kinds) == MAX_ATTEMPTS and "ok" not in kinds, (cell.key, kinds)
             assert cell.output is None and not cell.passed
-            for text in ERROR_TEXT[kinds[-1]]:
+            for text in ERROR_TEXT[transport][kinds[-1]]:
                 assert text in (cell.error or ""), (kinds[-1], cell.error)
             outcomes["error"] += 1
         outcomes.update(f"fault:{k}" for k in kinds if k != "ok")
@@ -108,5 +121,6 @@ async def test_soak_every_cell_is_a_result_or_a_stored_error(
     assert all(outcomes[f"fault:{kind}"] > 0 for kind in FAULTS), outcomes
     assert 0.2 < sum(outcomes[f"fault:{k}"] for k in FAULTS) / len(log) < 0.4
     assert outcomes["error"] > 0
-    print(f"\nsoak: {total} cells in {elapsed:.1f} s ({cpu:.1f} s CPU), {len(log)} requests, "
+    print(f"\nsoak ({transport}): {total} cells in {elapsed:.1f} s ({cpu:.1f} s CPU), "
+          f"{len(log)} requests, "
           f"{dict(outcomes)}")

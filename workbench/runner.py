@@ -291,6 +291,7 @@ class Runner:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            await self.gateway.aclose()
         return ran
 
     def _seed(self, params: dict[str, Any], rerun: int) -> int:
@@ -326,6 +327,8 @@ class Runner:
                     step_model, step.messages, params,
                     api_base=model.get("api_base") if step_model == model_name else None,
                     api_key_env=model.get("api_key_env") if step_model == model_name else None,
+                    transport=model.get("transport", "litellm")
+                    if step_model == model_name else "litellm",
                 )
                 attempts += reply.attempts
                 text = reply.text.strip()
@@ -389,7 +392,8 @@ class Runner:
             reply = await self.gateway.complete(name, messages,
                                                 {"temperature": 0, "max_tokens": 256},
                                                 api_base=known.get("api_base"),
-                                                api_key_env=known.get("api_key_env"))
+                                                api_key_env=known.get("api_key_env"),
+                                                transport=known.get("transport", "litellm"))
             return reply.text
 
         return judge

@@ -22,6 +22,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from workbench._validation import Params, format_loc, problems_from_error
@@ -43,6 +44,18 @@ class ModelSpec(BaseModel):
     api_base: str | None = None
     api_key_env: str | None = None
     params: Params = Field(default_factory=dict)
+    # litellm (any provider), or direct: straight to the OpenAI-compatible server at api_base,
+    # without litellm's per-call CPU cost (see workbench/models/_direct.py).
+    transport: Literal["litellm", "direct"] = "litellm"
+
+    @model_validator(mode="after")
+    def _direct_needs_api_base(self) -> ModelSpec:
+        if self.transport == "direct" and not self.api_base:
+            raise ValueError("transport: direct sends requests to an OpenAI-compatible "
+                             "server: set its api_base (e.g. http://127.0.0.1:8000/v1)")
+        if self.transport == "direct" and self.name.startswith("local/"):
+            raise ValueError("the embedded model runs in-process: drop transport: direct")
+        return self
 
     @field_validator("api_key_env")
     @classmethod

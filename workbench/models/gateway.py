@@ -3,6 +3,8 @@
 litellm is imported lazily (it takes seconds) and configured before first use: the local
 cost map (no network fetch), no telemetry, no callbacks, no response cache (reruns must
 be independent requests), its own retries off (tenacity does it, honouring Retry-After).
+A model with ``transport: direct`` skips litellm for an OpenAI-compatible server
+(:mod:`workbench.models._direct`); retries and everything after them are the same.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from workbench.models._direct import DirectClient, completion_numbers
 from workbench.redaction import redact, remember
 
 _LITELLM: Any = None
@@ -28,7 +31,9 @@ _RETRYABLE_NAMES = {
     "RateLimitError", "InternalServerError", "ServiceUnavailableError", "APIConnectionError",
     "Timeout", "APITimeoutError", "BadGatewayError", "ConnectionError", "TimeoutError",
     "ReadTimeout", "ConnectTimeout", "RemoteProtocolError", "ServerDisconnectedError",
-    "JSONDecodeError", "APIResponseValidationError",
+    "JSONDecodeError", "APIResponseValidationError", "MalformedResponseError",
+    "ClientConnectionError", "ClientConnectorError", "ClientOSError", "ClientPayloadError",
+    "ClientConnectionResetError", "ServerTimeoutError",
 }
 
 
@@ -221,7 +226,8 @@ class AdaptiveLimit:
 
 
 class Gateway:
-    """Sends chat requests through litellm with retries; one instance per run."""
+    """Sends chat requests (through litellm, or directly to an OpenAI-compatible server) with
+    retries, per-model adaptive concurrency and redaction; one instance per run."""
 
     def __init__(self, *, timeout: float = 120.0, max_attempts: int = 6,
                  base_delay: float = 0.5, max_delay: float = 30.0, concurrency: int = 4):
@@ -231,6 +237,7 @@ class Gateway:
         self.max_delay = max_delay
         self.concurrency = concurrency
         self._limits: dict[str, AdaptiveLimit] = {}
+        self._direct = DirectClient()
 
     def limit_for(self, model: str) -> AdaptiveLimit:
         if model not in self._limits:
@@ -254,21 +261,53 @@ class Gateway:
         *,
         api_base: str | None = None,
         api_key_env: str | None = None,
+        transport: str = "litellm",
     ) -> Completion:
-        litellm = litellm_module()
-        price_unknown_models_at_zero(litellm, model)
-        kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
-        kwargs.update(model=model, messages=messages, timeout=self.timeout,
-                      num_retries=0, max_retries=0, caching=False)
-        if api_base:
-            kwargs["api_base"] = api_base
+        """One chat completion with retries; ``transport`` is ``litellm`` (any provider) or
+        ``direct`` (an OpenAI-compatible server at ``api_base``, without litellm's per-call
+        CPU cost; see :mod:`workbench.models._direct`)."""
+        call_params: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
+        key = None
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
                 raise CallFailed(f"environment variable {api_key_env} is not set",
                                  attempts=0, retryable=False)
             remember(key)  # whatever its variable is called, it never reaches a report
-            kwargs["api_key"] = key
+        if transport == "direct":
+            if not api_base:
+                raise CallFailed("transport: direct needs the server's api_base", attempts=0,
+                                 retryable=False)
+            key = key or os.environ.get("OPENAI_API_KEY")  # as litellm's openai/ would send
+            if key:
+                remember(key)
+
+            def send() -> Any:
+                return self._direct.chat(model, messages, call_params, api_base=api_base,
+                                         api_key=key, timeout=self.timeout)
+        else:
+            litellm = litellm_module()
+            price_unknown_models_at_zero(litellm, model)
+            kwargs = dict(call_params, model=model, messages=messages, timeout=self.timeout,
+                          num_retries=0, max_retries=0, caching=False)
+            if api_base:
+                kwargs["api_base"] = api_base
+            if key:
+                kwargs["api_key"] = key
+
+            def send() -> Any:
+                return litellm.acompletion(**kwargs)
+
+        response, latency_ms, attempts = await self._with_retries(model, send)
+        if transport == "direct":
+            text, prompt_tokens, completion_tokens, cost = completion_numbers(model, response)
+            return Completion(redact(text), prompt_tokens, completion_tokens, cost, latency_ms,
+                              attempts)
+        return self._completion(litellm, response, latency_ms, attempts)
+
+    async def _with_retries(self, model: str, send: Any) -> tuple[Any, float, int]:
+        """Send under the model's concurrency limit, retrying what a retry can fix; returns
+        the response, the latency of the attempt that succeeded and the attempts made."""
         limit = self.limit_for(model)
         attempts = 0
         started = time.perf_counter()
@@ -284,9 +323,7 @@ class Gateway:
                     async with limit:
                         started = time.perf_counter()
                         try:
-                            response = await asyncio.wait_for(
-                                litellm.acompletion(**kwargs), timeout=self.timeout + 5
-                            )
+                            response = await asyncio.wait_for(send(), timeout=self.timeout + 5)
                         except Exception as exc:
                             if status_of(exc) == 429 or type(exc).__name__ == "RateLimitError":
                                 limit.rate_limited()
@@ -297,8 +334,11 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a stored error
             raise CallFailed(describe_error(exc), attempts=attempts,
                              retryable=is_retryable(exc), status=status_of(exc)) from exc
-        latency_ms = (time.perf_counter() - started) * 1000
-        return self._completion(litellm, response, latency_ms, attempts)
+        return response, (time.perf_counter() - started) * 1000, attempts
+
+    async def aclose(self) -> None:
+        """Close the direct transport's connections (a new call reopens them)."""
+        await self._direct.aclose()
 
     @staticmethod
     def _completion(litellm: Any, response: Any, latency_ms: float, attempts: int) -> Completion:

@@ -124,7 +124,7 @@ def build_json(results: RunResults) -> dict[str, Any]:
             # api_key_env is left out on purpose: reports get shared, setup details need not be.
             "models": [
                 {"name": m.get("name"), "api_base": m.get("api_base"),
-                 "params": m.get("params", {})}
+                 "params": m.get("params", {}), "transport": m.get("transport", "litellm")}
                 for m in plan.models
             ],
             "settings": {
