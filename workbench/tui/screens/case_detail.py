@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 
 from workbench.tui._diff import against_reference
 from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pct
+from workbench.tui.styles import STYLES
 from workbench.tui.widgets.side_by_side import spans_text
 
 
@@ -94,6 +95,7 @@ def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
 
 
 class CaseDetailScreen(Screen[None]):
+    CSS_PATH = STYLES / "case_detail.tcss"
     TITLE = "Case"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),

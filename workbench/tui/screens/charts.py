@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from workbench._text import one_line, strip_terminal
 from workbench.tui._render import MUTED, inert
 from workbench.tui.screens.base import RunViewScreen
+from workbench.tui.styles import STYLES
 
 _COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
 _LEGEND_ROOM = 1.35  # headroom above the data, so the legend (top left) hides no line
@@ -50,6 +51,7 @@ def _label(text: str) -> str:
 
 
 class ChartsScreen(RunViewScreen):
+    CSS_PATH = STYLES / "charts.tcss"
     SECTION = "charts"
     PICK_TITLE = "Chart which run?"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -14,10 +14,12 @@ from textual.widgets import Footer, Header, Label, Select, Static
 
 from workbench.tui._diff import side_by_side
 from workbench.tui._render import GOOD, MUTED, POOR, inert
+from workbench.tui.styles import STYLES
 from workbench.tui.widgets.side_by_side import diff_table
 
 
 class DiffScreen(Screen[None]):
+    CSS_PATH = STYLES / "diff.tcss"
     TITLE = "Diff"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),

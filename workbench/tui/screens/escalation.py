@@ -24,6 +24,7 @@ from textual_plotext import PlotextPlot
 from workbench.errors import InputError
 from workbench.tui._render import FAIR, GOOD, MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
+from workbench.tui.styles import STYLES
 
 _SERIES = (("pass rate", "blue"), ("consistency", "orange"), ("pass^k", "green"))
 
@@ -103,6 +104,7 @@ def details_text(assessment) -> Text:
 
 
 class EscalationScreen(SectionScreen):
+    CSS_PATH = STYLES / "escalation.tcss"
     SECTION = "escalation"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "next_model", "Next model"),

@@ -18,11 +18,13 @@ from textual.widgets import Footer, Header, Label, Static
 
 from workbench.errors import InputError
 from workbench.tui._render import MUTED, POOR, inert
+from workbench.tui.styles import STYLES
 from workbench.tui.widgets.yaml_view import YamlArea
 
 
 class PromptEditorScreen(Screen[int | None]):
     """Dismisses with the new version number, or None when cancelled."""
+    CSS_PATH = STYLES / "prompt_editor.tcss"
 
     TITLE = "Edit prompt"
     BINDINGS: ClassVar[list[BindingType]] = [

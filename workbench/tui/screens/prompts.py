@@ -17,7 +17,7 @@ from textual.widgets import Input, Label, Static, Tree
 from workbench.errors import InputError
 from workbench.tui._render import MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.widgets.yaml_view import YamlArea
+from workbench.tui.styles import STYLES
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,9 @@ class PromptsScreen(SectionScreen):
         self._view_text(prompt.text)
 
     def _view_text(self, text: str) -> None:
+        # Imported here, after the first frame: TextArea and tree-sitter cost ~60 ms to import.
+        from workbench.tui.widgets.yaml_view import YamlArea
+
         found = self.query("#prompt-text")
         if found:
             found.first(YamlArea).load_text(text)
@@ -252,6 +255,7 @@ class PromptsScreen(SectionScreen):
 
 class LabelScreen(ModalScreen[str | None]):
     """Ask for a label name and point it at the version; errors stay in the dialog."""
+    CSS_PATH = STYLES / "dialogs.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

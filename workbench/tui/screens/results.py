@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from workbench.tui._matrix import SORTS, MatrixRow, build_rows, view
 from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell, pct
 from workbench.tui.screens.base import RunViewScreen
+from workbench.tui.styles import STYLES
 
 
 def group_row(group) -> list[Text]:
@@ -72,6 +73,7 @@ def verdict_text(comparisons) -> Text:
 
 
 class ResultsScreen(RunViewScreen):
+    CSS_PATH = STYLES / "results.tcss"
     SECTION = "results"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_case", "Open case", show=False),

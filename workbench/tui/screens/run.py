@@ -28,6 +28,7 @@ from workbench.errors import InputError
 from workbench.tui._project import RunRequest
 from workbench.tui._render import GOOD, MUTED, POOR, inert, rerun_glyph
 from workbench.tui.screens.base import SectionScreen
+from workbench.tui.styles import STYLES
 
 
 @dataclass
@@ -53,6 +54,7 @@ class _Control:
 
 
 class RunScreen(SectionScreen):
+    CSS_PATH = STYLES / "run.tcss"
     SECTION = "run"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "start", "Run selected suite"),

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from workbench.tui._render import GOOD, MUTED, POOR, inert
+from workbench.tui.styles import STYLES
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def status_text(row: RunRow) -> Text:
 
 class RunsPicker(ModalScreen[str | None]):
     """Dismisses with the chosen run id, or None."""
+    CSS_PATH = [STYLES / "dialogs.tcss", STYLES / "runs_picker.tcss"]
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

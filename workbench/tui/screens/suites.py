@@ -18,6 +18,7 @@ from workbench.errors import InputError
 from workbench.tui._project import RunRequest
 from workbench.tui._render import MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
+from workbench.tui.styles import STYLES
 
 
 def compact(value: Any, limit: int = 60) -> Text:
@@ -34,6 +35,7 @@ def problems_text(exc: InputError, heading: str) -> Text:
 
 
 class SuitesScreen(SectionScreen):
+    CSS_PATH = STYLES / "suites.tcss"
     SECTION = "suites"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run with picks"),
