@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from workbench._text import (  # noqa: F401 (re-exported)
     one_line,
@@ -119,8 +121,9 @@ def done_cells(results: RunResults) -> int:
     return max(0, results.plan.total_cells - results.missing)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 text via a temp file in the same folder and ``os.replace``.
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """A UTF-8 text file written via a temp file in the same folder and ``os.replace``.
 
     Why: a CI job (or a second ``workbench`` process) reading the report never sees a
     half-written file, and a crash mid-write leaves the previous report intact.
@@ -131,7 +134,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     try:
         # errors="replace": a lone surrogate in model output must not abort the report.
         with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
-            fh.write(text)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; a report is meant to be read by others (CI, web servers).
@@ -142,4 +145,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 text atomically (see :func:`atomic_writer`); returns the path."""
+    with atomic_writer(path) as fh:
+        fh.write(text)
+    return Path(path)

@@ -13,12 +13,12 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.reports._common import atomic_write_text, iso_utc
+from workbench.reports._common import atomic_writer, iso_utc
 from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import GroupStats
 from workbench.store import CellRecord
@@ -29,12 +29,37 @@ SCHEMA = "workbench.run/1"
 _RAW_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+class _LazyList(list):
+    """A list the JSON encoder writes item by item, each built (and cleaned) only when the
+    encoder reaches it — so writing a run's reruns never holds them all as dicts at once.
+
+    ``json``'s pure-Python encoder (used whenever ``indent`` is set) reads a list through
+    ``len``/truthiness and iteration only, which is all this provides.
+    """
+
+    def __init__(self, items: Sequence[Any], build: Callable[[Any], Any]):
+        super().__init__()
+        self._items = items
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (_clean(self._build(item)) for item in self._items)
+
+
 def _clean(obj: Any) -> Any:
     """Make stored values strict JSON: non-finite floats → None, tuples → lists.
 
     Why: ``json.dumps`` would otherwise emit ``NaN``/``Infinity``, which most JSON parsers
     (JavaScript, jq, Go) reject.
     """
+    if isinstance(obj, _LazyList):
+        return obj  # its items are cleaned as they are built
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, Mapping):
@@ -81,7 +106,7 @@ def _case(case: CaseResult) -> dict[str, Any]:
     }
 
 
-def _group(group: GroupResult) -> dict[str, Any]:
+def _group(group: GroupResult, lazy: bool = False) -> dict[str, Any]:
     return {
         "variant": group.variant,
         "model": group.model,
@@ -96,12 +121,15 @@ def _group(group: GroupResult) -> dict[str, Any]:
             "total": group.prompt_tokens + group.completion_tokens,
         },
         "per_step": {name: _summary(stats) for name, stats in group.step_stats.items()},
-        "cases": [_case(case) for case in group.cases],
+        "cases": _LazyList(group.cases, _case) if lazy else [_case(c) for c in group.cases],
     }
 
 
-def build_json(results: RunResults) -> dict[str, Any]:
-    """The report as plain JSON-ready data (strict: no NaN, only lists and dicts)."""
+def build_json(results: RunResults, *, lazy: bool = False) -> dict[str, Any]:
+    """The report as plain JSON-ready data (strict: no NaN, only lists and dicts).
+
+    ``lazy`` leaves each group's cases to be built as the encoder writes them (for
+    :func:`write_json`); the default builds everything, for callers that read the dict."""
     run, plan = results.run, results.plan
     report = {
         "schema": SCHEMA,
@@ -138,7 +166,7 @@ def build_json(results: RunResults) -> dict[str, Any]:
             },
         },
         "ok": results.ok,
-        "groups": [_group(g) for g in results.groups],
+        "groups": [_group(g, lazy) for g in results.groups],
         "comparisons": [
             {"a": a, "b": b, **comparison.to_dict()} for a, b, comparison in results.comparisons
         ],
@@ -146,12 +174,24 @@ def build_json(results: RunResults) -> dict[str, Any]:
     return _clean(report)
 
 
+def _chunks(results: RunResults) -> Iterator[str]:
+    """The report's JSON text in pieces (indent 2, trailing newline), reruns built lazily."""
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
+    for chunk in encoder.iterencode(build_json(results, lazy=True)):
+        # A chunk is a whole token, so a control character never spans two of them.
+        yield _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk)
+    yield "\n"
+
+
 def dumps(results: RunResults) -> str:
     """The report as JSON text (UTF-8 friendly, indent 2, trailing newline)."""
-    text = json.dumps(build_json(results), indent=2, ensure_ascii=False, allow_nan=False)
-    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    return "".join(_chunks(results))
 
 
 def write_json(results: RunResults, path: str | os.PathLike[str]) -> Path:
-    """Write the JSON report atomically; returns the path written."""
-    return atomic_write_text(path, dumps(results))
+    """Write the JSON report atomically, streamed: memory stays at one case's reruns however
+    large the run. Returns the path written."""
+    with atomic_writer(path) as fh:
+        for chunk in _chunks(results):
+            fh.write(chunk)
+    return Path(path)
