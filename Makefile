@@ -43,12 +43,14 @@ test: install
 lint: install
 	$(BIN)/ruff check workbench tests bench
 
-# Every benchmark in bench/ at full size (about 15 minutes on 2 cores); see bench/README.md.
+# Every benchmark in bench/ at full size (about 11 minutes on 2 cores); see bench/README.md.
 bench: install
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/runner_overhead.py --baseline
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/local_model.py
+	$(BIN)/python bench/tui_startup.py
+	$(BIN)/python bench/tui_results.py
 
 clean:
 	rm -rf $(VENV) .workbench $(REPORTS)
