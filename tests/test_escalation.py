@@ -103,7 +103,8 @@ def test_plateau_recommends_fine_tuning(store: Store) -> None:
     assert [(i.ref, i.baseline, i.improved) for i in a.improvements] == [
         ("p@4", "p@3", False), ("p@5", "p@3", False)]
     assert a.improvements[0].pass_rate_diff == 0.0
-    assert "the last 3 versions brought no detectable improvement" in a.checks[2].detail
+    assert ("none of the last 2 versions improved on the best version before it"
+            in a.checks[2].detail)
     assert "serving is deterministic" in a.serving
     assert a.examples.with_expected == 20 and a.examples.level == "enough to start"
     assert a.reasons == tuple(c.detail for c in a.checks)
@@ -422,14 +423,15 @@ def test_cli_escalate_with_the_suite_file_uses_its_section(tmp_path: Path, capsy
     assert main(["escalate", "suites/tickets.yaml", "--md", "e.md"]) == 0
     out = capsys.readouterr().out
     assert "local/smollm2: FINE-TUNE" in out
-    assert "✓ plateau: the last 3 versions brought no detectable improvement" in out
+    assert "✓ plateau: none of the last 2 versions improved on the best version before it" in out
     assert "Export them: workbench export-finetune suites/tickets.yaml" in out
     trend = [line.split()[:3] for line in out.splitlines() if line.startswith("  p@")]
     assert trend == [["p@1", "zero-shot", "0.7"], ["p@2", "few-shot", "0.7"],
                      ["p@3", "★", "few-shot"], ["p@4", "few-shot", "0"], ["p@5", "few-shot", "0"]]
     md = (tmp_path / "e.md").read_text()
     assert "## local/smollm2: 🟠 **fine-tune**" in md
-    assert "- ✅ **plateau**: the last 3 versions brought no detectable improvement" in md
+    assert ("- ✅ **plateau**: none of the last 2 versions improved on the best version "
+            "before it") in md
     assert "| p@3 ★ | few-shot | 0 | 50% (28%–72%) | 1.00 (0.96–1.00) | 100% | 100% |" in md
 
 

@@ -74,7 +74,8 @@ async def test_escalation_shows_verdict_trend_and_reasons(tmp_path: Path) -> Non
         assert [r[0] for r in rows] == ["p@1", "p@2", "p@3 ★", "p@4", "p@5"]
         assert rows[2][1:4] == ["few-shot", "0", "50% (28%–72%)"]
         details = text_of(screen.query_one("#esc-details", Static))
-        assert "✓ plateau: the last 3 versions brought no detectable improvement" in details
+        assert ("✓ plateau: none of the last 2 versions improved on the best version "
+                "before it") in details
         assert "✓ enough examples" in details
         labels, series = trend_series(screen.report.assessments[0])
         assert labels == ["p@1", "p@2", "p@3", "p@4", "p@5"]

@@ -625,7 +625,8 @@ def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: i
         + ("–" if i.pass_rate_diff is None else f"{i.pass_rate_diff:+.2f}")
         + f" {_dci(i.pass_rate_ci)}" for i in improvements)
     return Check("plateau", True,
-                 f"the last {window} versions brought no detectable improvement ({shown})")
+                 f"none of the last {len(improvements)} versions improved on the best version "
+                 f"before it ({shown})")
 
 
 def _levers(points: Sequence[tuple[HistoryPoint, TrendPoint]], best: TrendPoint,
