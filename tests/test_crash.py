@@ -31,7 +31,7 @@ from tests.test_runner import (
     write_project,
 )
 
-CASES, RERUNS, SEED = 30, 4, 3
+CASES, RERUNS, SEED, CONCURRENCY = 30, 4, 3, 6
 TOTAL = CASES * RERUNS
 
 
@@ -48,8 +48,10 @@ def rows(db: Path) -> dict[tuple, tuple]:
 
 
 def kill_at_random_point(project: Path, db: Path, args: list[str], rng: random.Random,
-                         target: int) -> None:
+                         target: int, server: FakeServerProcess) -> None:
     """Start ``workbench run ARGS``, wait until ``target`` cells are stored, SIGKILL it."""
+    before = stored(db)
+    server.reset()
     proc = start_cli(project, "run", *args)
     wait_for(lambda: stored(db) >= target, proc, timeout=60)
     time.sleep(rng.uniform(0, 0.05))  # land between commits, not just after one
@@ -57,6 +59,11 @@ def kill_at_random_point(project: Path, db: Path, args: list[str], rng: random.R
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert db_query(db, "PRAGMA integrity_check") == [("ok",)]
+    # Every stored cell was one request; at most CONCURRENCY in-flight ones were lost.
+    new = stored(db) - before
+    assert new <= server.stats()["total"] <= new + CONCURRENCY
+    # Nothing marked the run finished or interrupted: it died.
+    assert db_query(db, "SELECT status FROM runs") == [("running",)]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -65,15 +72,17 @@ def test_sigkill_at_random_points_then_resume_runs_exactly_the_missing_cells(
 ) -> None:
     rng = random.Random(seed)
     cases = [case(f"c{i:02d}", f"q{i} [[reply:ok]]", "ok") for i in range(CASES)]
-    write_project(tmp_path, server.base_url, cases, reruns=RERUNS, concurrency=6, seed=SEED)
+    write_project(tmp_path, server.base_url, cases, reruns=RERUNS, concurrency=CONCURRENCY,
+                  seed=SEED)
     db = tmp_path / "wb.db"
     base = ["suites/t.yaml", "--db", str(db), "--quiet"]
 
-    kill_at_random_point(tmp_path, db, base, rng, target=rng.randrange(1, TOTAL - 20))
+    kill_at_random_point(tmp_path, db, base, rng, target=rng.randrange(1, TOTAL - 20),
+                         server=server)
     [(run_id,)] = db_query(db, "SELECT id FROM runs")
     if seed == 2:  # crash the resume as well, at a later random point
         kill_at_random_point(tmp_path, db, [*base, "--resume", run_id], rng,
-                             target=rng.randrange(stored(db), TOTAL - 10))
+                             target=rng.randrange(stored(db), TOTAL - 10), server=server)
 
     before = rows(db)
     keys = {(v, m, c, rr) for v in ["echo@1"] for m in ["openai/fake"]

@@ -28,7 +28,13 @@ from workbench.models._direct import (
     price_per_token,
     wire_model,
 )
-from workbench.models.gateway import Gateway, describe_error, is_retryable, retry_after_seconds
+from workbench.models.gateway import (
+    CallFailed,
+    Gateway,
+    describe_error,
+    is_retryable,
+    retry_after_seconds,
+)
 from workbench.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,9 +135,10 @@ def test_error_mapping() -> None:
 
 async def test_direct_without_api_base_is_a_stored_error_not_a_crash() -> None:
     gateway = Gateway(timeout=1, max_attempts=3)
-    with pytest.raises(Exception, match="transport: direct needs the server's api_base"):
+    with pytest.raises(CallFailed, match="transport: direct needs the server's api_base") as info:
         await gateway.complete("openai/x", [{"role": "user", "content": "hi"}], {},
                                transport="direct")
+    assert info.value.attempts == 0 and not info.value.retryable
 
 
 @pytest.mark.parametrize(("model", "message"), [

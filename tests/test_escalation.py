@@ -478,8 +478,7 @@ def test_history_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     assert cold["temperature"] == 0 and cold["kind"] == "few-shot"
     assert cold["tar_raw"] == 1.0  # llama.cpp greedy decoding: the same text every rerun
     assert "serving is deterministic" in a["serving"]
-    assert a["verdict"] in {VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET, VERDICT_INCONCLUSIVE,
-                            VERDICT_KEEP_ITERATING, VERDICT_TRY_LEVERS, VERDICT_COLLECT}
+    assert a["verdict"] != VERDICT_SERVING  # greedy decoding is not serving nondeterminism
     assert a["checks"][2]["detail"].startswith("only 2 version(s) measured")  # plateau needs 3
     assert a["cost"]["price"] is None and a["examples"]["with_expected"] == 2
     ft = workbench("export-finetune", "suites/mini.yaml", "-o", "out/ft.jsonl")

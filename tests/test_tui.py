@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, SelectionList, Static, Tree
 
@@ -119,7 +120,7 @@ async def test_sections_keys_and_palette(tmp_path: Path) -> None:
         await pilot.pause()
         for char in "Go to Results":
             await pilot.press("space" if char == " " else char)
-        await wait_for(pilot, lambda: app.screen.query("CommandList Option").results() and True,
+        await wait_for(pilot, lambda: any(c.option_count for c in app.screen.query(CommandList)),
                        what="palette hits")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -147,7 +148,8 @@ async def test_editor_saves_next_version_and_refuses_bad_yaml(tmp_path: Path) ->
         assert screen.selected.name == "ticket" and screen.selected.version == 2
         viewer = screen.query_one("#prompt-text", YamlArea)
         assert viewer.read_only and viewer.language == "yaml"
-        assert viewer.text == (folder / "v2.yaml").read_text()
+        v2_text = (folder / "v2.yaml").read_text()
+        assert viewer.text == v2_text
 
         # Broken YAML: the problem is shown with its line, nothing is written.
         await pilot.press("e")
@@ -172,7 +174,7 @@ async def test_editor_saves_next_version_and_refuses_bad_yaml(tmp_path: Path) ->
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, PromptsScreen), what="saved")
         assert (folder / "v3.yaml").read_text().startswith("# tuned 3\n")
-        assert (folder / "v2.yaml").read_text() == (folder / "v2.yaml").read_text()
+        assert (folder / "v2.yaml").read_text() == v2_text
         await wait_for(pilot, lambda: screen.selected is not None and screen.selected.version == 3,
                        what="v3 selected")
 
@@ -185,8 +187,7 @@ async def test_editor_saves_next_version_and_refuses_bad_yaml(tmp_path: Path) ->
         # Label v3 through the dialog; a bad label name is refused in the dialog.
         await pilot.press("l")
         assert isinstance(app.screen, LabelScreen)
-        for key in ["9"]:
-            await pilot.press(key)
+        await pilot.press("9")
         await pilot.press("enter")
         assert isinstance(app.screen, LabelScreen)
         assert "not a valid label" in text_of(app.screen.query_one("#label-error"))
@@ -320,8 +321,10 @@ async def test_bad_picks_are_shown_and_nothing_runs(
         await wait_for(pilot, lambda: run.status == "refused", what="refusal")
         log = run.query_one("#run-errors", RichLog)
         assert any(KEY_ENV in line.text for line in log.lines)
-        assert not (project / ".workbench/workbench.db").exists() or \
-            Store(project / ".workbench/workbench.db").runs() == []
+        db = project / ".workbench/workbench.db"
+        if db.exists():
+            with Store(db) as store:
+                assert store.runs() == []
 
 
 async def test_broken_suite_problems_name_file_and_line(
@@ -371,7 +374,9 @@ async def test_cancel_keeps_finished_cells_and_resume_completes(
 
         # Resume it from the picker (unfinished runs only): the missing cells run.
         await pilot.press("u")
-        await pilot.pause()
+        await wait_for(pilot, lambda: bool(app.screen.query("#runs-table"))
+                       and app.screen.query_one("#runs-table", DataTable).row_count > 0,
+                       what="runs picker")
         picker = app.screen
         rows = table_text(picker.query_one("#runs-table", DataTable))
         assert [r[0] for r in rows] == [run.run_id]
