@@ -68,6 +68,13 @@ def interval(ci: tuple[float, float] | list[float] | None, digits: int = 2) -> s
     return f"[{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
 
 
+def diff_ci(diff: float | None, ci: tuple[float, float] | list[float] | None,
+            digits: int = 2) -> str:
+    """A paired difference and its interval, ``+0.22 [-0.26, +0.70]``; the interval is left
+    out when undefined (``+0.50`` for one shared case, ``–`` for none)."""
+    return signed(diff, digits) + ("" if ci is None else " " + interval(ci, digits))
+
+
 def pass_rate_ci(stats: GroupStats) -> str:
     """``67% (95% CI 34–100%)``: the headline number and its case-clustered interval."""
     lo, hi = stats.ci

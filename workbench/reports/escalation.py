@@ -21,7 +21,7 @@ from workbench.escalation import (
     TrendPoint,
 )
 from workbench.reports import svg
-from workbench.reports._common import Paint, atomic_write_text, one_line
+from workbench.reports._common import Paint, atomic_write_text, diff_ci, one_line
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.reports.markdown import cell as md_cell
 from workbench.reports.markdown import code as md_code
@@ -246,12 +246,8 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
     c = a.cost
     e = a.examples
     improvements = [[i.ref, i.baseline, str(i.n_shared),
-                     "–" if i.pass_rate_diff is None else f"{i.pass_rate_diff:+.2f}"
-                     + (f" [{i.pass_rate_ci[0]:+.2f}, {i.pass_rate_ci[1]:+.2f}]"
-                        if i.pass_rate_ci else ""), i.pass_rate_verdict,
-                     "–" if i.consistency_diff is None else f"{i.consistency_diff:+.2f}"
-                     + (f" [{i.consistency_ci[0]:+.2f}, {i.consistency_ci[1]:+.2f}]"
-                        if i.consistency_ci else ""), i.consistency_verdict,
+                     diff_ci(i.pass_rate_diff, i.pass_rate_ci), i.pass_rate_verdict,
+                     diff_ci(i.consistency_diff, i.consistency_ci), i.consistency_verdict,
                      el("span", "yes", class_="pass") if i.improved else "no"]
                     for i in a.improvements]
     return join([

@@ -25,6 +25,7 @@ from workbench.reports import svg
 from workbench.reports._common import (
     answer_counts,
     atomic_write_text,
+    diff_ci,
     done_cells,
     first_varying_step,
     iso_utc,
@@ -203,10 +204,8 @@ def _heat(results: RunResults) -> Markup:
 
 
 def _diff_cell(d: MetricDiff) -> Markup:
-    ci = "" if d.t_ci is None else f" [{d.t_ci[0]:+.2f}, {d.t_ci[1]:+.2f}]"
     cls = {VERDICT_BETTER: "pass", VERDICT_WORSE: "fail"}.get(d.verdict)
-    diff = "–" if d.mean_diff is None else f"{d.mean_diff:+.2f}"
-    return join([diff + ci, " ", el("span", d.verdict, class_=cls)])
+    return join([diff_ci(d.mean_diff, d.t_ci), " ", el("span", d.verdict, class_=cls)])
 
 
 def _comparisons(results: RunResults) -> Markup:

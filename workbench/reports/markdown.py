@@ -15,13 +15,13 @@ from pathlib import Path
 from workbench.reports._common import (
     answer_distribution,
     atomic_write_text,
+    diff_ci,
     done_cells,
     first_varying_step,
     lowest_tar_step,
     pass_rate_ci,
     pct,
     resume_command,
-    signed,
     strip_control,
     truncate,
     unstable_cases,
@@ -170,10 +170,8 @@ def _group_section(group: GroupResult, limit: int = MAX_UNSTABLE) -> list[str]:
 
 
 def _diff(d: MetricDiff) -> str:
-    ci = d.t_ci
-    ci_text = "" if ci is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]"
     mark = {VERDICT_BETTER: "⬆️ ", VERDICT_WORSE: "⬇️ "}.get(d.verdict, "")
-    return f"{signed(d.mean_diff)}{ci_text} · {mark}{d.verdict}"
+    return f"{diff_ci(d.mean_diff, d.t_ci)} · {mark}{d.verdict}"
 
 
 def _comparisons(results: RunResults) -> list[str]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from workbench.reports._common import (
     Paint,
+    diff_ci,
     done_cells,
     lowest_tar_step,
     pass_rate_ci,
     pct,
     resume_command,
-    signed,
     strip_control,
     truncate,
     unstable_cases,
@@ -74,10 +74,9 @@ def _group_block(group: GroupResult, paint: Paint) -> list[str]:
 
 
 def _diff(label: str, d: MetricDiff, paint: Paint) -> str:
-    ci = "" if d.t_ci is None else f" [{d.t_ci[0]:+.2f}, {d.t_ci[1]:+.2f}]"
     style = {VERDICT_BETTER: "green", VERDICT_WORSE: "red"}.get(d.verdict)
     verdict = paint(d.verdict, style) if style else d.verdict
-    return f"{label} {signed(d.mean_diff)}{ci} {verdict}"
+    return f"{label} {diff_ci(d.mean_diff, d.t_ci)} {verdict}"
 
 
 def _failure_reason(results: RunResults) -> str:

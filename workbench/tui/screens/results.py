@@ -47,6 +47,7 @@ def group_row(group) -> list[Text]:
 
 def verdict_text(comparisons) -> Text:
     """One line per compared pair: B vs A, the paired differences and the verdicts."""
+    from workbench.reports._common import diff_ci
     from workbench.stats import VERDICT_BETTER, VERDICT_WORSE
 
     out = Text()
@@ -63,9 +64,7 @@ def verdict_text(comparisons) -> Text:
                                         ("modal share", cmp.consistency))):
             if j:
                 out.append(" · ")
-            diff = "–" if d.mean_diff is None else f"{d.mean_diff:+.2f}"
-            ci = "" if d.t_ci is None else f" [{d.t_ci[0]:+.2f}, {d.t_ci[1]:+.2f}]"
-            out.append(f"{label} {diff}{ci} ")
+            out.append(f"{label} {diff_ci(d.mean_diff, d.t_ci)} ")
             style = {VERDICT_BETTER: f"bold {GOOD}", VERDICT_WORSE: f"bold {POOR}"}.get(
                 d.verdict, "italic")
             out.append(d.verdict, style=style)
