@@ -30,6 +30,7 @@ from workbench.reports._common import (
     first_varying_step,
     iso_utc,
     lowest_tar_step,
+    pass_rate_ci,
     pct,
     resume_command,
     unstable_cases,
@@ -328,8 +329,7 @@ def _group(group: GroupResult) -> Markup:
     stable = [c for c in group.cases if not c.stats.unstable]
     return join([
         el("h2", group.label, id=_anchor(group)),
-        el("p", f"{st.n_cases} cases × {st.reruns} reruns · pass rate "
-                f"{pct(st.mean_pass_rate)} (95% CI {pct(st.ci[0])}–{pct(st.ci[1])}) · "
+        el("p", f"{st.n_cases} cases × {st.reruns} reruns · pass rate {pass_rate_ci(st)} · "
                 f"TARa@{st.reruns} {pct(st.tar_answer_at_n)} · modal share "
                 f"{st.mean_modal_share:.2f} · {st.precision_advice}"),
         el("ul", checks) if checks else None,
