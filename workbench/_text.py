@@ -20,6 +20,7 @@ _ESCAPE = re.compile(
     r"|\x1b[@-Z\\-_]"  # two-character sequences
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
+_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 
 def strip_control(text: str) -> str:
@@ -48,3 +49,10 @@ def terminal_line(text: str) -> str:
 def one_line(text: str, limit: int) -> str:
     """Cleaned, whitespace-collapsed and truncated: for excerpts of model output."""
     return truncate(terminal_line(text), limit)
+
+
+def tokens(text: str) -> list[str]:
+    """Words, runs of whitespace and single punctuation marks, in order (they rejoin to text).
+
+    The unit of the word-level diffs in the HTML report and the TUI."""
+    return _TOKEN.findall(text)

@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from workbench._text import tokens
 from workbench.parsing import answer_key
 from workbench.reports import svg
 from workbench.reports._common import (
@@ -42,7 +43,6 @@ from workbench.store import CellRecord
 
 MAX_OUTPUT_CHARS = 4000  # per rerun shown; the JSON report keeps everything
 OPEN_UNSTABLE = 3  # the flakiest cases of each group start expanded
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,8 +59,7 @@ def _clip(text: str) -> tuple[str, int]:
 def word_diff(base: str, text: str) -> Markup:
     """``text`` with the words that differ from ``base`` marked: ``<ins>`` for words not in
     the base, ``<del>`` for base words this output lacks. Everything is escaped."""
-    a = _TOKEN.findall(base)
-    b = _TOKEN.findall(text)
+    a, b = tokens(base), tokens(text)
     parts: list[Any] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

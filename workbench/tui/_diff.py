@@ -6,12 +6,11 @@ alignment is tested on its own.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import zip_longest
 
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+from workbench._text import tokens
 
 Span = tuple[str, bool]  # (text, changed)
 
@@ -44,11 +43,6 @@ def side_by_side(left: list[str], right: list[str]) -> list[DiffRow]:
                                 None if i is None else i + 1, None if i is None else left[i],
                                 None if j is None else j + 1, None if j is None else right[j]))
     return rows
-
-
-def tokens(text: str) -> list[str]:
-    """Words, runs of whitespace and single punctuation marks, in order (they rejoin to text)."""
-    return _TOKEN.findall(text)
 
 
 def word_diff(left: str, right: str) -> tuple[list[Span], list[Span]]:
