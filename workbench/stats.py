@@ -11,7 +11,7 @@ import math
 import random
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from itertools import combinations
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "student_t_ppf",
     "case_stats",
     "clustered_mean_ci",
+    "modal_share_ci",
     "group_stats",
     "compare",
 ]
@@ -483,6 +484,18 @@ def clustered_mean_ci(
     if pooled is not None and pooled[1] > 0:
         return mean, se, wilson_interval(*pooled)
     return mean, se, (mean, mean)
+
+
+def modal_share_ci(cases: Iterable[CaseStats]) -> tuple[float, float, tuple[float, float]]:
+    """Mean modal share over cases (consistency) with its case-clustered SE and 95% interval.
+
+    As :func:`clustered_mean_ci`; when the SE is 0 (every case equally consistent) the
+    interval is Wilson over the pooled reruns that gave their case's modal answer.
+    """
+    stats = list(cases)
+    return clustered_mean_ci(
+        [c.modal_share for c in stats],
+        pooled=(sum(round(c.modal_share * c.n) for c in stats), sum(c.n for c in stats)))
 
 
 def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:

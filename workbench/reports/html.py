@@ -38,7 +38,7 @@ from workbench.reports._common import (
 )
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.results import CaseResult, GroupResult, RunResults
-from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff, clustered_mean_ci
+from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff, modal_share_ci
 from workbench.store import CellRecord
 
 MAX_OUTPUT_CHARS = 4000  # per rerun shown; the JSON report keeps everything
@@ -103,14 +103,6 @@ def _badge(ok: bool, yes: str = "pass", no: str = "fail") -> Markup:
     return el("span", yes if ok else no, class_="badge " + ("pass" if ok else "fail"))
 
 
-def _modal_ci(group: GroupResult) -> tuple[float, tuple[float, float]]:
-    cases = list(group.stats.cases.values())
-    mean, _, ci = clustered_mean_ci(
-        [c.modal_share for c in cases],
-        pooled=(sum(round(c.modal_share * c.n) for c in cases), sum(c.n for c in cases)))
-    return mean, ci
-
-
 def _summary_table(results: RunResults) -> Markup:
     n = results.plan.reruns
     rows = []
@@ -138,7 +130,7 @@ def _charts(results: RunResults) -> Markup:
     groups = results.groups
     bars = svg.interval_bars(
         [(g.label, [svg.Bar("pass rate", g.stats.mean_pass_rate, g.stats.ci),
-                    svg.Bar("modal share", *_modal_ci(g))]) for g in groups],
+                    _modal_bar(g)]) for g in groups],
         "Pass rate and consistency per variant (95% intervals)", ["pass rate", "modal share"])
     figures = [_figure(bars, "Pass rate and consistency (mean modal share) per variant × model, "
                              "with case-clustered 95% intervals.")]
@@ -173,6 +165,11 @@ def _charts(results: RunResults) -> Markup:
     figures.append(_figure(_heat(results), "Pass rate per case (columns, unstable first) and "
                                            "variant × model (rows). Hover a cell for details."))
     return el("div", figures, class_="charts")
+
+
+def _modal_bar(group: GroupResult) -> svg.Bar:
+    mean, _, ci = modal_share_ci(group.stats.cases.values())
+    return svg.Bar("modal share", mean, ci)
 
 
 def _figure(chart: Markup, caption: str) -> Markup:
