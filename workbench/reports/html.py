@@ -14,6 +14,7 @@ and draws its charts as inline SVG.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections import Counter
@@ -43,6 +44,7 @@ from workbench.store import CellRecord
 
 MAX_OUTPUT_CHARS = 4000  # per rerun shown; the JSON report keeps everything
 OPEN_UNSTABLE = 3  # the flakiest cases of each group start expanded
+_Steps = list[tuple[str, str | None]]  # (step name, raw output) per step of one rerun
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def _steps(group: GroupResult) -> Markup:
                  el("p", note)])
 
 
-def _step_outputs(cell: CellRecord) -> list[tuple[str, str | None]]:
+def _step_outputs(cell: CellRecord) -> _Steps:
     """(step name, raw output) per step; single-step prompts have one."""
     if len(cell.steps) > 1:
         return [(str(s.get("output", f"step {i + 1}")),
@@ -246,7 +248,8 @@ def _step_outputs(cell: CellRecord) -> list[tuple[str, str | None]]:
     return [("output", cell.output)]
 
 
-def _rerun_box(cell: CellRecord, n: int, refs: list[str | None]) -> Markup:
+def _rerun_box(cell: CellRecord, n: int, steps: _Steps, refs: list[str | None]
+               ) -> Markup:
     unparsed = not cell.parse_ok and cell.status != "error"
     head = el("h4", f"rerun {cell.rerun + 1}/{n} ", _badge(cell.passed),
               el("span", " no answer parsed", class_="warn") if unparsed else None)
@@ -254,7 +257,6 @@ def _rerun_box(cell: CellRecord, n: int, refs: list[str | None]) -> Markup:
     if cell.status == "error":
         body.append(el("div", "error: ", cell.error or "unknown", class_="out fail"))
     else:
-        steps = _step_outputs(cell)
         for (name, text), ref in zip(steps, refs, strict=False):
             shown, cut = _clip(text or "")
             ref_shown = _clip(ref or "")[0]
@@ -277,19 +279,17 @@ def _rerun_box(cell: CellRecord, n: int, refs: list[str | None]) -> Markup:
 
 
 def _answer_text(answer: Any) -> str:
-    import json
-
     return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
 
 
 def _case(case: CaseResult, expanded: bool = False) -> Markup:
     s = case.stats
     dist = ", ".join(f"{a}×{c}" for a, c in answer_counts(s))
-    n_steps = max((len(_step_outputs(c)) for c in case.cells if c.status != "error"), default=1)
+    cells = [(c, _step_outputs(c)) for c in case.cells]
+    n_steps = max((len(steps) for c, steps in cells if c.status != "error"), default=1)
     answers = [answer_key(c.answer) if c.parse_ok else None for c in case.cells]
-    refs = [reference_text([(_step_outputs(c)[i][1] if c.status != "error"
-                             and i < len(_step_outputs(c)) else None) for c in case.cells],
-                           answers)
+    refs = [reference_text([steps[i][1] if c.status != "error" and i < len(steps) else None
+                            for c, steps in cells], answers)
             for i in range(n_steps)]
     flag = el("span", "unstable", class_="badge warn") if s.unstable else None
     summary = el("summary", el("code", case.case_id), f" — {s.passes}/{s.n} passed · modal "
@@ -302,13 +302,11 @@ def _case(case: CaseResult, expanded: bool = False) -> Markup:
                           "common one, or when all differ, the first giving the most common "
                           "answer; struck-through words are in the reference but not here.",
                    class_="legend"))
-    boxes = el("div", [_rerun_box(c, s.n, refs) for c in case.cells], class_="reruns")
+    boxes = el("div", [_rerun_box(c, s.n, steps, refs) for c, steps in cells], class_="reruns")
     return el("details", summary, el("div", info, boxes, class_="body"), open=expanded)
 
 
 def _vars_text(variables: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(variables, ensure_ascii=False)
 
 
