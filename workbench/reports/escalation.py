@@ -25,6 +25,8 @@ from workbench.reports._common import Paint, atomic_write_text, diff_ci, one_lin
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.reports.markdown import cell as md_cell
 from workbench.reports.markdown import code as md_code
+from workbench.reports.markdown import details as md_details
+from workbench.reports.markdown import table as md_table
 
 MAX_TREND_ROWS = 20  # Markdown: the latest versions; the HTML and JSON have them all
 
@@ -168,10 +170,8 @@ def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(md_cell(c, 80) for c in row) + " |" for row in rows]
-    return lines
+    """A table of escaped cells, each row cell shortened to 80 characters."""
+    return md_table([md_cell(h) for h in header], [[md_cell(c, 80) for c in row] for row in rows])
 
 
 def render_escalation_markdown(report: EscalationReport, suite_arg: str | None = None) -> str:
@@ -185,25 +185,24 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
                   for c in a.checks]
         rows = [trend_row(t, a.best) for t in a.trend]
         shown = rows[-MAX_TREND_ROWS:]
-        lines += ["", "<details><summary>Trend over versions "
-                      f"({len(rows)}, oldest first; ★ best)</summary>", ""]
-        lines += _md_table(trend_header(report, a), shown)
+        trend = _md_table(trend_header(report, a), shown)
         if len(rows) > len(shown):
-            lines += ["", f"…{len(rows) - len(shown)} older version(s) in the HTML and JSON."]
-        lines += ["", "</details>", "", "<details><summary>Cheap levers, serving, "
-                  "sensitivity</summary>", ""]
-        lines += _md_table(["Lever", "State", "Detail"],
+            trend += ["", f"…{len(rows) - len(shown)} older version(s) in the HTML and JSON."]
+        lines += ["", *md_details(f"Trend over versions ({len(rows)}, oldest first; ★ best)",
+                                  trend), ""]
+        levers = _md_table(["Lever", "State", "Detail"],
                            [[lv.name, lever_state(lv), lv.detail] for lv in a.levers])
-        lines += ["", f"- Serving: {md_cell(a.serving)}",
-                  f"- Prompt sensitivity: {md_cell(a.sensitivity_detail)}", "", "</details>", ""]
+        levers += ["", f"- Serving: {md_cell(a.serving)}",
+                   f"- Prompt sensitivity: {md_cell(a.sensitivity_detail)}"]
+        lines += [*md_details("Cheap levers, serving, sensitivity", levers), ""]
         c = a.cost
-        lines += ["<details><summary>Cost and training examples</summary>", ""]
-        lines += _md_table(["", "Now", "Fine-tuned"
-                            + (f" ({c.finetuned_model})" if c.finetuned_model else "")],
-                           cost_rows(c))
-        lines += [""] + [f"- {md_cell(n)}" for n in c.notes]
-        lines += [f"- Training examples: {md_cell(a.examples.guidance)}",
-                  f"- Export: {md_code(_export_hint(report, suite_arg))}", "", "</details>", ""]
+        cost = _md_table(["", "Now", "Fine-tuned"
+                          + (f" ({c.finetuned_model})" if c.finetuned_model else "")],
+                         cost_rows(c))
+        cost += [""] + [f"- {md_cell(n)}" for n in c.notes]
+        cost += [f"- Training examples: {md_cell(a.examples.guidance)}",
+                 f"- Export: {md_code(_export_hint(report, suite_arg))}"]
+        lines += [*md_details("Cost and training examples", cost), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

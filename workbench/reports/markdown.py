@@ -58,7 +58,8 @@ def code(value: object, *, in_table: bool = False) -> str:
     return f"`{text}`"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A GFM table; callers escape the cells (:func:`cell`, :func:`code`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -87,7 +88,7 @@ def _overview(results: RunResults) -> list[str]:
             f"{len(st.unstable)}/{st.n_cases} ({pct(st.unstable_share)})", str(g.errors),
             f"${g.cost:.4f}", _thresholds(g),
         ])
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _check_lines(group: GroupResult) -> list[str]:
@@ -108,7 +109,7 @@ def _failing_excerpt(case: CaseResult) -> str:
     return ""
 
 
-def _details(summary: str, body: list[str]) -> list[str]:
+def details(summary: str, body: list[str]) -> list[str]:
     """A collapsed section (GitHub renders ``<details>``; the blank lines let the Markdown
     inside render). ``summary`` is HTML, so callers pass only their own text and numbers."""
     return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>"]
@@ -123,11 +124,11 @@ def _unstable_table(group: GroupResult, limit: int = MAX_UNSTABLE) -> list[str]:
          cell(answer_distribution(c.stats)), _failing_excerpt(c)]
         for c in flaky[:limit]
     ]
-    lines = _table(["Case", "Passed", "Answers", "A failing output"], rows)
+    lines = table(["Case", "Passed", "Answers", "A failing output"], rows)
     if len(flaky) > limit:
         lines += ["", f"…and {len(flaky) - limit} more (see the HTML or JSON report)."]
-    return _details(f"Unstable cases: {len(flaky)} of {group.stats.n_cases}, flakiest first",
-                    lines)
+    return details(f"Unstable cases: {len(flaky)} of {group.stats.n_cases}, flakiest first",
+                   lines)
 
 
 def _steps_table(group: GroupResult) -> list[str]:
@@ -138,7 +139,7 @@ def _steps_table(group: GroupResult) -> list[str]:
         for name, st in group.step_stats.items()
     ]
     lines = ["**Per-step consistency** (chain):", ""]
-    lines += _table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Entropy"], rows)
+    lines += table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Entropy"], rows)
     first = first_varying_step(group)
     if first is None:
         lines += ["", "Every step gave the same answer in all reruns."]
@@ -181,7 +182,7 @@ def _comparisons(results: RunResults) -> list[str]:
     ]
     lines = ["## Comparisons", "",
              "Paired over shared cases, B − A, with a 95% paired-t interval.", ""]
-    return lines + _table(["B", "vs A", "Shared cases", "Δ pass rate", "Δ modal share"], rows)
+    return lines + table(["B", "vs A", "Shared cases", "Δ pass rate", "Δ modal share"], rows)
 
 
 def render_markdown(results: RunResults, max_chars: int = MAX_CHARS) -> str:
