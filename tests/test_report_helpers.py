@@ -1,14 +1,23 @@
-"""Shared helpers behind the reports: the modal-share interval and difference formatting."""
+"""Shared helpers behind the reports: the modal-share interval, difference formatting, and the
+escaping of terminal control characters in the JSON files."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import statistics
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from tests.test_escalation import PLATEAU, SUITE, _cases, _plateau
+from workbench.escalation import escalate, load_history
 from workbench.reports._common import diff_ci
+from workbench.reports.escalation import write_escalation
 from workbench.stats import Z95, Rerun, case_stats, modal_share_ci, wilson_interval
+from workbench.store import Store
 
 
 def _case(answers: list[str | None]):
@@ -36,3 +45,29 @@ def test_diff_ci() -> None:
     assert diff_ci(0.5, None) == "+0.50"
     assert diff_ci(None, None) == "–"
     assert diff_ci(-0.125, [-0.25, 0.0], digits=3) == "-0.125 [-0.250, +0.000]"
+
+
+# Every character a terminal acts on: ESC (json.dumps escapes it), DEL, the C1 controls
+# (0x9b is an 8-bit CSI), the bidi overrides and isolates (json.dumps writes those raw).
+_TERMINAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_escalation_json_escapes_terminal_controls(tmp_path: Path) -> None:
+    with Store(tmp_path / "wb.db") as store:
+        _plateau(store, _cases())
+        report = escalate(load_history(store, SUITE), PLATEAU)
+    nasty = "p\x1b[31m\u202e\x9b2J\x7f\u2066@9"
+    a = report.assessments[0]
+    a = replace(a, best=nasty,
+                trend=(replace(a.trend[0], ref=nasty), *a.trend[1:]),
+                checks=(replace(a.checks[0], detail=f"red {nasty} done"), *a.checks[1:]))
+    report = replace(report, assessments=(a,))
+    path = tmp_path / "escalation.json"
+    write_escalation(report, json_path=path)
+    text = path.read_text(encoding="utf-8")
+    assert not _TERMINAL.search(text)
+    assert r"p\u001b[31m\u202e\u009b2J\u007f\u2066@9" in text
+    loaded = json.loads(text)
+    assert loaded == json.loads(json.dumps(report.to_dict()))
+    assert loaded["assessments"][0]["best"] == nasty
+    assert loaded["assessments"][0]["checks"][0]["detail"] == f"red {nasty} done"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import CaseStats, GroupStats
 
 NO_ANSWER = "(no answer)"
+# json.dumps escapes C0 controls but writes DEL, the C1 controls (0x9b is an 8-bit CSI) and
+# bidi overrides raw; `cat report.json` must not drive a terminal, so those become \uXXXX.
+_RAW_JSON_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 
@@ -73,6 +77,16 @@ def diff_ci(diff: float | None, ci: tuple[float, float] | list[float] | None,
     """A paired difference and its interval, ``+0.22 [-0.26, +0.70]``; the interval is left
     out when undefined (``+0.50`` for one shared case, ``–`` for none)."""
     return signed(diff, digits) + ("" if ci is None else " " + interval(ci, digits))
+
+
+def escape_json_controls(json_text: str) -> str:
+    """JSON text from ``json`` (``ensure_ascii=False``) with the terminal-driving characters it
+    leaves raw written as ``\\uXXXX`` escapes: same JSON value, safe to ``cat``.
+
+    Those characters can only occur inside JSON strings, so any piece of the text that does
+    not split a character (e.g. one chunk of ``iterencode``) can be escaped on its own.
+    """
+    return _RAW_JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
 
 def pass_rate_ci(stats: GroupStats) -> str:

@@ -21,7 +21,13 @@ from workbench.escalation import (
     TrendPoint,
 )
 from workbench.reports import svg
-from workbench.reports._common import Paint, atomic_write_text, diff_ci, one_line
+from workbench.reports._common import (
+    Paint,
+    atomic_write_text,
+    diff_ci,
+    escape_json_controls,
+    one_line,
+)
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.reports.markdown import cell as md_cell
 from workbench.reports.markdown import code as md_code
@@ -317,6 +323,7 @@ def write_escalation(report: EscalationReport, *, md: str | os.PathLike[str] | N
     if html:
         written.append(atomic_write_text(html, render_escalation_html(report, suite_arg)))
     if json_path:
+        # Model output and user names can hold control characters: escaped as in report.json.
         text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
-        written.append(atomic_write_text(json_path, text + "\n"))
+        written.append(atomic_write_text(json_path, escape_json_controls(text) + "\n"))
     return written

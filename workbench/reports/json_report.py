@@ -12,21 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.reports._common import atomic_writer, iso_utc
+from workbench.reports._common import atomic_writer, escape_json_controls, iso_utc
 from workbench.results import CaseResult, GroupResult, RunResults
 from workbench.stats import GroupStats
 from workbench.store import CellRecord
 
 SCHEMA = "workbench.run/1"
-# json.dumps escapes C0 controls but writes DEL, the C1 controls (0x9b is an 8-bit CSI) and
-# bidi overrides raw; `cat report.json` must not drive a terminal, so those become \uXXXX.
-_RAW_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class _LazyList(list):
@@ -179,7 +175,7 @@ def _chunks(results: RunResults) -> Iterator[str]:
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
     for chunk in encoder.iterencode(build_json(results, lazy=True)):
         # A chunk is a whole token, so a control character never spans two of them.
-        yield _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk)
+        yield escape_json_controls(chunk)
     yield "\n"
 
 
