@@ -51,6 +51,13 @@ def one_line(text: str, limit: int) -> str:
     return truncate(terminal_line(text), limit)
 
 
+def pct(x: float | None, digits: int = 0) -> str:
+    """0.6667 → ``67%``; None (undefined statistic) → ``–``."""
+    if x is None:
+        return "–"
+    return f"{x * 100:.{digits}f}%"
+
+
 def tokens(text: str) -> list[str]:
     """Words, runs of whitespace and single punctuation marks, in order (they rejoin to text).
 

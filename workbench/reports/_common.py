@@ -17,6 +17,7 @@ from typing import TextIO
 
 from workbench._text import (  # noqa: F401 (re-exported)
     one_line,
+    pct,
     strip_control,
     terminal_line,
     truncate,
@@ -51,13 +52,6 @@ def iso_utc(ts: float | None) -> str | None:
         return None
     stamp = datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
-
-
-def pct(x: float | None, digits: int = 0) -> str:
-    """0.6667 → ``67%``; None (undefined statistic) → ``–``."""
-    if x is None:
-        return "–"
-    return f"{x * 100:.{digits}f}%"
 
 
 def signed(x: float | None, digits: int = 2) -> str:

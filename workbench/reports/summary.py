@@ -12,30 +12,24 @@ from workbench.reports._common import (
     diff_ci,
     done_cells,
     lowest_tar_step,
+    one_line,
     pass_rate_ci,
     pct,
     resume_command,
-    strip_control,
-    truncate,
     unstable_cases,
 )
 from workbench.results import GroupResult, RunResults
 from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, Comparison, MetricDiff
 
 _SHOWN_UNSTABLE = 3
-
-
-
-def _name(text: str, limit: int = 60) -> str:
-    """User-supplied names with control characters removed (no stray escape sequences)."""
-    return truncate(" ".join(strip_control(text).split()), limit)
+_NAME = 60  # characters of a variant, model or group name shown
 
 
 def _group_block(group: GroupResult, paint: Paint) -> list[str]:
     st = group.stats
     cells = sum(len(c.cells) for c in group.cases)
     lines = [
-        paint(f"{_name(group.variant)} · {_name(group.model)}", "bold")
+        paint(f"{one_line(group.variant, _NAME)} · {one_line(group.model, _NAME)}", "bold")
         + paint(f"  ({st.n_cases} cases × {st.reruns} reruns)", "dim"),
         f"  pass rate    {pass_rate_ci(st)}",
         f"  agreement    {pct(st.tar_answer_at_n)} of cases agree in all reruns "
@@ -43,7 +37,7 @@ def _group_block(group: GroupResult, paint: Paint) -> list[str]:
     ]
     flaky = unstable_cases(group)
     if flaky:
-        shown = ", ".join(f"{_name(c.case_id, 30)} ({c.stats.passes}/{c.stats.n})"
+        shown = ", ".join(f"{one_line(c.case_id, 30)} ({c.stats.passes}/{c.stats.n})"
                           for c in flaky[:_SHOWN_UNSTABLE])
         more = f", +{len(flaky) - _SHOWN_UNSTABLE} more" if len(flaky) > _SHOWN_UNSTABLE else ""
         lines.append(paint(f"  unstable     {len(flaky)}/{st.n_cases} cases: {shown}{more}",
@@ -66,7 +60,7 @@ def _group_block(group: GroupResult, paint: Paint) -> list[str]:
     lowest = lowest_tar_step(group)
     if lowest is not None:
         name, step = lowest
-        lines.append(f"  chain        least consistent step: {_name(name, 30)} "
+        lines.append(f"  chain        least consistent step: {one_line(name, 30)} "
                      f"(TARa@{step.reruns} {pct(step.tar_answer_at_n)})")
     tokens = group.prompt_tokens + group.completion_tokens
     lines.append(paint(f"  cost         ${group.cost:.4f} · {tokens:,} tokens", "dim"))
@@ -91,7 +85,7 @@ def _comparison_lines(comparisons: list[tuple[str, str, Comparison]], paint: Pai
     lines = [paint("Comparisons", "bold")
              + paint("  (B vs A, paired over shared cases, 95% CI)", "dim")]
     for a, b, cmp in comparisons:
-        lines.append(f"  {_name(b)} vs {_name(a)} ({cmp.n_shared} cases)")
+        lines.append(f"  {one_line(b, _NAME)} vs {one_line(a, _NAME)} ({cmp.n_shared} cases)")
         lines.append(f"    {_diff('pass rate', cmp.pass_rate, paint)} · "
                      f"{_diff('modal share', cmp.consistency, paint)}")
         if cmp.only_a or cmp.only_b:

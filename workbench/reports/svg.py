@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from workbench._text import truncate
 from workbench.reports._html import Markup, el
 
 # Tableau 10: distinct, readable on light and dark backgrounds.
@@ -33,19 +34,18 @@ def heat_color(x: float | None) -> str:
     if x is None:
         return NO_DATA
     x = min(1.0, max(0.0, x))
-    for (x0, c0), (x1, c1) in zip(HEAT_STOPS, HEAT_STOPS[1:], strict=False):
-        if x <= x1:
-            t = (x - x0) / (x1 - x0)
-            rgb = [round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True)]
-            return "#" + "".join(f"{v:02x}" for v in rgb)
-    return "#" + "".join(f"{v:02x}" for v in HEAT_STOPS[-1][1])
+    # The first segment reaching x; x is clamped to [0, 1], so the last one always does.
+    (x0, c0), (x1, c1) = next(seg for seg in zip(HEAT_STOPS, HEAT_STOPS[1:], strict=False)
+                              if x <= seg[1][0])
+    t = (x - x0) / (x1 - x0)
+    rgb = [round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True)]
+    return "#" + "".join(f"{v:02x}" for v in rgb)
 
 
-def _svg(width: float, height: float, title: str, *children: object, class_: str = "chart"
-         ) -> Markup:
+def _svg(width: float, height: float, title: str, *children: object) -> Markup:
     return el("svg", el("title", title), *children, xmlns="http://www.w3.org/2000/svg",
               width=int(width), height=int(height), viewBox=f"0 0 {int(width)} {int(height)}",
-              role="img", aria_label=title, class_=class_)
+              role="img", aria_label=title, class_="chart")
 
 
 def _text(x: float, y: float, text: object, *, anchor: str = "middle", class_: str | None = None,
@@ -101,7 +101,7 @@ def interval_bars(groups: Sequence[tuple[str, Sequence[Bar]]], title: str,
     parts.append(el("line", x1=label_w, x2=label_w, y1=top, y2=axis_y, class_="axis"))
     for g, (label, bars) in enumerate(groups):
         gy = top + g * group_h + 5
-        parts.append(_text(label_w - 6, gy + group_h / 2 - 2, _short(label, 40), anchor="end"))
+        parts.append(_text(label_w - 6, gy + group_h / 2 - 2, truncate(label, 40), anchor="end"))
         for bar in bars:
             s = series.index(bar.series) if bar.series in series else 0
             y = gy + s * (bar_h + 2)
@@ -129,10 +129,6 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[Markup]:
         out.append(_text(x + 16, y, name, anchor="start"))
         x += 24 + 6.5 * len(name)
     return out
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def histogram(bins: Sequence[tuple[str, int]], title: str, *, fill: str = PALETTE[0]
@@ -204,7 +200,7 @@ def line_chart(x_labels: Sequence[str], series: Sequence[Series], title: str, *,
     parts = _y_axis(left, width - _RIGHT, y_of, _UNIT_TICKS)
     for i, label in enumerate(x_labels):
         if rotate:
-            parts.append(_text(x_of(i) + 3, y_of(0) + 10, _short(label, 34), anchor="end",
+            parts.append(_text(x_of(i) + 3, y_of(0) + 10, truncate(label, 34), anchor="end",
                                rotate=-40))
         else:
             parts.append(_text(x_of(i), y_of(0) + 14, label))
@@ -253,16 +249,16 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[
     if show_cols:
         for j, name in enumerate(cols):
             x = label_w + j * cell + cell / 2
-            parts.append(_text(x + 3, top - 4, _short(name, 16), anchor="start", rotate=-60))
+            parts.append(_text(x + 3, top - 4, truncate(name, 16), anchor="start", rotate=-60))
     for i, name in enumerate(rows):
         y = top + i * 22
-        parts.append(_text(label_w - 6, y + 15, _short(name, 50), anchor="end"))
+        parts.append(_text(label_w - 6, y + 15, truncate(name, 50), anchor="end"))
         for j in range(len(cols)):
             v = values[i][j]
             parts.append(el("rect", el("title", titles[i][j]), x=label_w + j * cell, y=y,
                             width=cell - 1, height=20, fill=heat_color(v), class_="heat"))
     ly = height - 16
-    for k, v in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
+    for k, v in enumerate(_UNIT_TICKS):
         x = label_w + k * 62
         parts.append(el("rect", x=x, y=ly - 9, width=12, height=12, fill=heat_color(v)))
         parts.append(_text(x + 16, ly + 1, f"{v:.0%}", anchor="start"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from workbench._text import one_line, strip_terminal
+from workbench._text import one_line, pct, strip_terminal  # noqa: F401 (pct re-exported)
 
 GOOD = "#2e9e4f"
 FAIR = "#c88a00"
@@ -45,15 +45,12 @@ def rate_style(rate: float) -> str:
     return _RATE_BG[-1][1]
 
 
-def level_color(value: float, good: float = 0.8, fair: float = 0.6) -> str:
-    """Foreground colour for a 0–1 score where higher is better (consistency, agreement)."""
-    if value >= good:
+def level_color(value: float) -> str:
+    """Foreground colour for a 0–1 score where higher is better (consistency, agreement):
+    good from 0.8, fair from 0.6."""
+    if value >= 0.8:
         return GOOD
-    return FAIR if value >= fair else POOR
-
-
-def pct(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.0f}%"
+    return FAIR if value >= 0.6 else POOR
 
 
 def rerun_glyph(passed: bool | None, error: bool = False) -> Text:

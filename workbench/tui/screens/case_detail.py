@@ -72,6 +72,8 @@ def case_header(group, case) -> Text:
 
 def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
     """(title, body, failed) for one rerun's column."""
+    from workbench.reports._common import NO_ANSWER
+
     title = Text(f"#{cell.rerun} ")
     if cell.status == "error":
         title.append("! error", style=f"bold {POOR}")
@@ -80,7 +82,7 @@ def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
     if cell.parse_ok:
         title.append_text(inert(str(cell.answer), style="bold", limit=30))
     else:
-        title.append("(no answer)")
+        title.append(NO_ANSWER)
     raw = cell.output or ""
     body = spans_text(against_reference(raw, reference)) if reference is not None \
         else inert(raw)

@@ -14,11 +14,11 @@ CHANGED_WORD = "bold reverse"
 _ROW_STYLE = {"delete": DELETED, "insert": INSERTED}
 
 
-def spans_text(spans: list[Span], *, changed_style: str = CHANGED_WORD, style: str = "") -> Text:
+def spans_text(spans: list[Span], *, style: str = "") -> Text:
     """Spans as one Text (inert: escape sequences removed), changed words highlighted."""
     out = Text(style=style)
     for chunk, changed in spans:
-        out.append(strip_terminal(chunk), style=changed_style if changed else "")
+        out.append(strip_terminal(chunk), style=CHANGED_WORD if changed else "")
     return out
 
 
