@@ -199,10 +199,13 @@ class Progress:
     cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
-    def add(self, cell: CellRecord) -> None:
+    def add(self, cell: CellRecord, *, stored: bool = False) -> None:
+        """Count a finished cell; ``stored=True`` for one stored before this Progress
+        started: it counts toward the totals but not the rates (``ran``, ``calls``)."""
         self.done += 1
-        self.ran += 1
-        self.calls += cell.attempts
+        if not stored:
+            self.ran += 1
+            self.calls += cell.attempts
         self.passed += cell.passed
         self.errors += cell.status == "error"
         self.prompt_tokens += cell.prompt_tokens
