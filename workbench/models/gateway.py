@@ -33,7 +33,6 @@ _RETRYABLE_NAMES = {
     "ReadTimeout", "ConnectTimeout", "RemoteProtocolError", "ServerDisconnectedError",
     "JSONDecodeError", "APIResponseValidationError", "MalformedResponseError",
     "ClientConnectionError", "ClientConnectorError", "ClientOSError", "ClientPayloadError",
-    "ClientConnectionResetError", "ServerTimeoutError",
 }
 
 
