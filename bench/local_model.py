@@ -13,31 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
-import os
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _fixtures import peak_rss_mib, rss_mib  # also: repository on sys.path, local cost map
 
-from workbench.models import _local  # noqa: E402
+from workbench.models import _local
 
 PROMPT = [{"role": "user", "content": "Write a long story about a dragon who learns to bake."}]
-
-
-def rss_mib() -> float:
-    """Current resident set size in MiB (Linux /proc; 0.0 elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def main() -> int:
@@ -137,13 +122,6 @@ def main() -> int:
         direct.close()
         _local.close_local_model()
     return 0
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

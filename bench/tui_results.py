@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _fixtures import conditions  # also: the repository on sys.path
 
-from tests.tui_data import BIG_RUN_ID, big_project  # noqa: E402
-from workbench.results import load_results  # noqa: E402
-from workbench.store import Store  # noqa: E402
-from workbench.tui.app import WorkbenchApp  # noqa: E402
+from tests.tui_data import BIG_RUN_ID, big_project
+from workbench.results import load_results
+from workbench.store import Store
+from workbench.tui.app import WorkbenchApp
 
 
 async def through_tui(project: Path) -> tuple[float, float, float]:
@@ -71,7 +70,7 @@ def main() -> int:
     print(f"  TUI: key 4 → matrix      {shown:6.2f} s  (loaded in a worker; the UI stays live)")
     print(f"  TUI: re-filter           {filtered * 1000:6.0f} ms")
     print(f"  TUI: re-sort             {sorted_ * 1000:6.0f} ms")
-    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(conditions())
     return 0
 
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Standard library only; its LITELLM_LOCAL_MODEL_COST_MAP default reaches the children,
+# but nothing reads it before litellm is imported, which must not happen before paint.
+from _fixtures import REPO, conditions
 
 CHILD = r"""
 import json, sys, time
@@ -75,7 +76,7 @@ print(json.dumps({"started": started, "imported": imported, "painted": app.paint
 
 def sample(project: Path, db: Path, child: str = CHILD) -> dict[str, float]:
     spawned = time.time()
-    out = subprocess.run([sys.executable, "-c", child, str(project), str(db)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", child, str(project), str(db)], cwd=REPO,
                          capture_output=True, text=True, check=True)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return {
@@ -91,7 +92,7 @@ def sample(project: Path, db: Path, child: str = CHILD) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument("--project", type=Path, default=REPO)
     parser.add_argument("--samples", type=int, default=7)
     args = parser.parse_args()
     db = Path("/nonexistent-workbench-bench/workbench.db")  # no store: Prompts needs none
@@ -115,8 +116,8 @@ def main() -> int:
         values = [r[key] * 1000 for r in baseline]
         print(f"  baseline {key:<12} median {statistics.median(values):6.0f} ms   "
               f"min {min(values):6.0f}   (a minimal Textual app: header, text, footer)")
-    print(f"  litellm imported: no · load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores")
+    print("  litellm imported: no")
+    print(conditions())
     return 0
 
 

@@ -230,7 +230,6 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="F", help="store (default: .workbench/workbench.db)")
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="workbench",

@@ -62,7 +62,6 @@ def redact_optional(text: str | None, values: list[str] | None = None) -> str | 
     return None if text is None else redact(text, values)
 
 
-
 def is_secret_name(name: str) -> bool:
     """Whether a variable or parameter name says it holds a credential (``api_key``, …)."""
     return bool(_SECRET_NAME.search(name))

@@ -199,10 +199,13 @@ class Progress:
     cost: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
-    def add(self, cell: CellRecord) -> None:
+    def add(self, cell: CellRecord, *, stored: bool = False) -> None:
+        """Count a finished cell; ``stored=True`` for one stored before this Progress
+        started: it counts toward the totals but not the rates (``ran``, ``calls``)."""
         self.done += 1
-        self.ran += 1
-        self.calls += cell.attempts
+        if not stored:
+            self.ran += 1
+            self.calls += cell.attempts
         self.passed += cell.passed
         self.errors += cell.status == "error"
         self.prompt_tokens += cell.prompt_tokens
@@ -323,13 +326,10 @@ class Runner:
                     "params": params,
                 }
                 steps.append(record)
+                # A step naming another model is reached through litellm's defaults.
                 reply = await self.gateway.complete(
                     step_model, step.messages, params,
-                    api_base=model.get("api_base") if step_model == model_name else None,
-                    api_key_env=model.get("api_key_env") if step_model == model_name else None,
-                    transport=model.get("transport", "litellm")
-                    if step_model == model_name else "litellm",
-                )
+                    **_routing(model if step_model == model_name else {}))
                 attempts += reply.attempts
                 text = reply.text.strip()
                 record.update(raw=reply.text, latency_ms=reply.latency_ms,
@@ -388,15 +388,19 @@ class Runner:
 
         async def judge(messages: list[dict[str, str]], model: str | None) -> str:
             name = model or self.plan.judge or cell_model
-            known = self.models.get(name, {})
             reply = await self.gateway.complete(name, messages,
                                                 {"temperature": 0, "max_tokens": 256},
-                                                api_base=known.get("api_base"),
-                                                api_key_env=known.get("api_key_env"),
-                                                transport=known.get("transport", "litellm"))
+                                                **_routing(self.models.get(name, {})))
             return reply.text
 
         return judge
+
+
+def _routing(model: dict[str, Any]) -> dict[str, Any]:
+    """How the gateway reaches a suite model: its ``api_base``, ``api_key_env`` and
+    ``transport`` (``{}``: litellm's defaults)."""
+    return {"api_base": model.get("api_base"), "api_key_env": model.get("api_key_env"),
+            "transport": model.get("transport", "litellm")}
 
 
 def start_run(suite: Suite, store: Store, plan: Plan) -> str:

@@ -300,6 +300,7 @@ class PromptVersion:
         return InputError(Problem(message, self.doc.file,
                                   self.doc.text_line(loc, _template_error_line(exc)), hint))
 
+
 def _undefined_name(message: str) -> str | None:
     match = re.search(r"'([^']+)' is undefined", message) or re.search(
         r"has no attribute '([^']+)'", message

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import math
 import os
 from collections.abc import Mapping
 from functools import cache
@@ -191,11 +190,12 @@ class DirectClient:
 
 
 def completion_numbers(model: str, data: Mapping[str, Any]) -> tuple[str, int, int, float]:
-    """Text, prompt and completion tokens, and cost of a chat completion body."""
+    """Text, prompt and completion tokens, and cost of a chat completion body (the gateway
+    counts a cost that is not finite or is negative as 0)."""
     text = data["choices"][0]["message"].get("content") or ""
     usage = data.get("usage") or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     completion_tokens = int(usage.get("completion_tokens") or 0)
     inp, out = price_per_token(model)
     cost = prompt_tokens * inp + completion_tokens * out
-    return str(text), prompt_tokens, completion_tokens, cost if math.isfinite(cost) else 0.0
+    return str(text), prompt_tokens, completion_tokens, cost

@@ -299,12 +299,12 @@ def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, 
     kind = response_format.get("type")
     if kind == "json_object":
         schema = response_format.get("schema")
-        return {"type": "json_object", **({"schema": schema} if schema else {})}
-    if kind == "json_schema":
+    elif kind == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
-        return {"type": "json_object", **({"schema": schema} if schema else {})}
-    return None  # "text" or unknown: unconstrained
+    else:
+        return None  # "text" or unknown: unconstrained
+    return {"type": "json_object", **({"schema": schema} if schema else {})}
 
 
 _EXTRA_SAMPLING = frozenset(

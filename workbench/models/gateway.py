@@ -33,7 +33,6 @@ _RETRYABLE_NAMES = {
     "ReadTimeout", "ConnectTimeout", "RemoteProtocolError", "ServerDisconnectedError",
     "JSONDecodeError", "APIResponseValidationError", "MalformedResponseError",
     "ClientConnectionError", "ClientConnectorError", "ClientOSError", "ClientPayloadError",
-    "ClientConnectionResetError", "ServerTimeoutError",
 }
 
 
@@ -300,10 +299,15 @@ class Gateway:
 
         response, latency_ms, attempts = await self._with_retries(model, send)
         if transport == "direct":
-            text, prompt_tokens, completion_tokens, cost = completion_numbers(model, response)
-            return Completion(redact(text), prompt_tokens, completion_tokens, cost, latency_ms,
-                              attempts)
-        return self._completion(litellm, response, latency_ms, attempts)
+            numbers = completion_numbers(model, response)
+        else:
+            numbers = self._litellm_numbers(litellm, response, attempts)
+        text, prompt_tokens, completion_tokens, cost = numbers
+        if not math.isfinite(cost) or cost < 0:  # no price, or nonsense from a server
+            cost = 0.0
+        # A proxy or provider may echo the Authorization header back in the reply.
+        return Completion(redact(text), prompt_tokens, completion_tokens, cost, latency_ms,
+                          attempts)
 
     async def _with_retries(self, model: str, send: Any) -> tuple[Any, float, int]:
         """Send under the model's concurrency limit, retrying what a retry can fix; returns
@@ -341,7 +345,9 @@ class Gateway:
         await self._direct.aclose()
 
     @staticmethod
-    def _completion(litellm: Any, response: Any, latency_ms: float, attempts: int) -> Completion:
+    def _litellm_numbers(litellm: Any, response: Any,
+                         attempts: int) -> tuple[str, int, int, float]:
+        """Text, prompt and completion tokens, and cost of a litellm response."""
         try:
             text = response.choices[0].message.content or ""
         except (AttributeError, IndexError) as exc:
@@ -361,11 +367,7 @@ class Gateway:
                 cost = float(litellm.completion_cost(completion_response=response) or 0.0)
             except Exception:  # noqa: BLE001 - unknown models (local, self-hosted) have no price
                 cost = 0.0
-        if not math.isfinite(cost) or cost < 0:
-            cost = 0.0
-        # A proxy or provider may echo the Authorization header back in the reply.
-        text = redact(text)
-        return Completion(text, prompt_tokens, completion_tokens, cost, latency_ms, attempts)
+        return text, prompt_tokens, completion_tokens, cost
 
 
 def describe_error(exc: BaseException) -> str:

@@ -107,12 +107,10 @@ class WorkbenchApp(App[None]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     def show_run(self, request: RunRequest) -> None:
-        """Hand a run request to the Run screen and open it."""
+        """Hand a run request to the Run screen and open it (it takes the request when
+        mounted or resumed: switching modes always sends the screen ScreenResume)."""
         self.run_request = request
         self.switch_mode("run")
-        screen = self.screen
-        if hasattr(screen, "take_request"):
-            screen.take_request()
 
     def show_results(self, run_id: str) -> None:
         self.current_run = run_id

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import Worker
 
 from workbench.errors import InputError
 from workbench.tui._render import MUTED, POOR
@@ -54,16 +55,27 @@ class RunViewScreen(SectionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.results = None
+        self._loading: tuple[str | None, Worker] | None = None  # the last load started
 
     def on_mount(self) -> None:
-        self.load(self.app.current_run)
+        """Nothing to load yet: Textual sends ScreenResume after Mount whenever a screen is
+        shown, and :meth:`on_screen_resume` loads then."""
 
     def on_screen_resume(self) -> None:
         wanted = self.app.current_run
         if self.results is None or (wanted and wanted != self.results.run.id):
-            self.load(wanted)
+            target = wanted
         elif self.results.run.status != "finished":
-            self.load(self.results.run.id)  # a run that was still filling in
+            target = self.results.run.id  # a run that was still filling in
+        else:
+            return
+        # A mode's first open sends ScreenResume twice; a thread worker cannot be cancelled,
+        # so a second load of the same run would group and measure it again.
+        if self._loading is None or self._loading[0] != target or self._loading[1].is_finished:
+            self._load(target)
+
+    def _load(self, run_id: str | None) -> None:
+        self._loading = (run_id, self.load(run_id))
 
     @work(thread=True, exclusive=True, group="load-run", exit_on_error=False)
     def load(self, run_id: str | None) -> None:
@@ -78,8 +90,10 @@ class RunViewScreen(SectionScreen):
             self.show_missing(Text(message.error or "No stored runs yet: start one on Run (3).",
                                    style=POOR if message.error else MUTED))
             return
-        self.results = message.results
         self.app.current_run = message.results.run.id
+        if message.results is self.results:
+            return  # the same (cached) results already on screen: keep the cursor and view
+        self.results = message.results
         self.show(message.results)
 
     def show(self, results) -> None:
@@ -94,9 +108,9 @@ class RunViewScreen(SectionScreen):
         def chosen(run_id: str | None) -> None:
             if run_id:
                 self.app.current_run = run_id
-                self.load(run_id)
+                self._load(run_id)
 
         self.app.push_screen(RunsPicker(self.PICK_TITLE), chosen)
 
     def action_reload(self) -> None:
-        self.load(self.results.run.id if self.results else self.app.current_run)
+        self._load(self.results.run.id if self.results else self.app.current_run)

@@ -200,21 +200,12 @@ class RunScreen(SectionScreen):
             log.write(inert(f"  {problem}"))
 
     def on_run_screen_started(self, message: Started) -> None:
-        from workbench.runner import Progress
-
         prepared = message.prepared
         self.run_id = prepared.run_id
         self.app.current_run = prepared.run_id
         self.suite_name = prepared.plan.suite
         self.status = "running"
-        self._build_table(prepared.plan)
-        self.progress = Progress(total=prepared.plan.total_cells)
-        for cell in message.stored:
-            self._place(cell)
-            self._count_stored(cell)
-        self.progress.started = time.monotonic()
-        self._head()
-        self._stats()
+        self._show_plan(prepared.plan, message.stored)
         self._rates.resume()
 
     def on_run_screen_cell_done(self, message: CellDone) -> None:
@@ -239,21 +230,13 @@ class RunScreen(SectionScreen):
             self.notify("run finished — press o for results", title=self.suite_name)
 
     def on_run_screen_shown(self, message: Shown) -> None:
-        from workbench.runner import Progress
-
         if self.live:
             return
         self.run_id = message.info.id
         self.suite_name = message.info.suite
         stored = len(message.stored)
         self.status = "finished" if stored >= message.plan.total_cells else message.info.status
-        self._build_table(message.plan)
-        self.progress = Progress(total=message.plan.total_cells)
-        for cell in message.stored:
-            self._place(cell)
-            self._count_stored(cell)
-        self._head()
-        self._stats()
+        self._show_plan(message.plan, message.stored)
 
     @work(thread=True, exclusive=True, group="show", exit_on_error=False)
     def show_stored(self, run_id: str | None) -> None:
@@ -269,15 +252,19 @@ class RunScreen(SectionScreen):
             plan = Plan.from_dict(info.plan)
             self.post_message(self.Shown(info, plan, list(store.cells(info.id))))
 
-    def _count_stored(self, cell) -> None:
-        """Cells stored before this view: they count toward totals but not rates."""
-        p = self.progress
-        p.done += 1
-        p.passed += cell.passed
-        p.errors += cell.status == "error"
-        p.prompt_tokens += cell.prompt_tokens
-        p.completion_tokens += cell.completion_tokens
-        p.cost += cell.cost
+    def _show_plan(self, plan, stored: list) -> None:
+        """Redraw for ``plan``: an empty table and new counters, then the cells stored
+        before this view (they count toward totals but not rates)."""
+        from workbench.runner import Progress
+
+        self._build_table(plan)
+        self.progress = Progress(total=plan.total_cells)
+        for cell in stored:
+            self._place(cell)
+            self.progress.add(cell, stored=True)
+        self.progress.started = time.monotonic()  # rates count from now, not the placing
+        self._head()
+        self._stats()
 
     def _build_table(self, plan) -> None:
         table = self.query_one("#live-table", DataTable)
