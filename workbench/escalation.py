@@ -225,7 +225,6 @@ def load_history(store: Any, suite: str) -> History:
     counts; the trend follows when each was first run). Raises :class:`InputError` when the
     suite has no runs with results."""
     from workbench.results import load_results
-    from workbench.templates import parse_version_text
 
     runs = store.runs(suite)
     if not runs:
@@ -233,65 +232,79 @@ def load_history(store: Any, suite: str) -> History:
                                  display_path(store.path),
                                  hint="run it first: workbench run suites/<file>.yaml"))
     points: dict[tuple[str, int, str], HistoryPoint] = {}
-    first_seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+    # When each version × model was first run (created, group order, run position): the
+    # trend's order. The run position settles runs created at the same instant as before.
+    first_seen: dict[tuple[str, int, str], tuple[float, int, int]] = {}
     used: list[str] = []
     prompts: dict[tuple[str, int], Any] = {}
-    for run in runs:
-        results = load_results(store, run.id)
-        variants = {v.ref: v for v in results.plan.variants}
-        expected = {c.id: c.expected for c in results.plan.cases}
+    # Newest run first, and within a run its last group first: the first time a version ×
+    # model comes up is the measurement that counts, so each point is built once; every
+    # later (older) sighting only moves its first-seen time back.
+    for position in range(len(runs) - 1, -1, -1):
+        run = runs[position]
+        results = load_results(store, run.id, comparisons=False)
         if results.groups:
             used.append(run.id)
-        for order, group in enumerate(results.groups):
+        variants = {v.ref: v for v in results.plan.variants}
+        expected = {c.id: c.expected for c in results.plan.cases}
+        for order in range(len(results.groups) - 1, -1, -1):
+            group = results.groups[order]
             v = variants[group.variant]
             key = (v.name, v.version, group.model)
-            first_seen.setdefault(key, (run.created, order))
-            if (v.name, v.version) not in prompts:
-                text = store.stored_prompt_text(v.name, v.version)
-                try:
-                    prompts[(v.name, v.version)] = (
-                        parse_version_text(text, Path(v.path), v.name, v.version)
-                        if text is not None else None)
-                except InputError:
-                    prompts[(v.name, v.version)] = None
-            prompt = prompts[(v.name, v.version)]
-            cells = [c for case in group.cases for c in case.cells]
-            done = [c for c in cells if c.status == "ok"]
-            n_cells = len(cells) or 1
-            final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
-            points[key] = HistoryPoint(
-                prompt=v.name,
-                version=v.version,
-                model=group.model,
-                run_id=run.id,
-                created=first_seen[key][0],
-                kind=prompt.spec.kind if prompt else "unknown",
-                parse_type=prompt.spec.parse.type if prompt else "raw",
-                format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
-                or _format_param(cells),
-                temperature=_temperature(cells),
-                reruns={case.case_id: [_rerun(c) for c in case.cells] for case in group.cases},
-                expected={case.case_id: expected.get(case.case_id) for case in group.cases},
-                prompt_tokens=group.prompt_tokens / n_cells,
-                completion_tokens=group.completion_tokens / n_cells,
-                final_completion_tokens=(sum(final_tokens) / len(final_tokens)
-                                         if final_tokens else 0.0),
-                short_prompt_ratio=(_short_prompt_ratio(prompt, group.cases)
-                                    if prompt else None),
-                cost_per_call=group.cost / n_cells,
-            )
+            first_seen[key] = (run.created, order, position)
+            if key not in points:
+                points[key] = _history_point(store, run.id, v, group, expected, prompts)
     if not points:
         raise InputError(Problem(f"the runs of suite '{suite}' have no results yet",
                                  display_path(store.path),
                                  hint="finish one: workbench run SUITE --resume RUN"))
+    for key, point in points.items():
+        point.created = first_seen[key][0]
     ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])
-    return History(suite=suite, runs=used, points=ordered)
+    return History(suite=suite, runs=used[::-1], points=ordered)
 
 
-def _rerun(cell: Any) -> Rerun:
-    from workbench.results import to_rerun
+def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mapping[str, Any],
+                   prompts: dict[tuple[str, int], Any]) -> HistoryPoint:
+    """One stored group (a prompt version on a model, in one run) as a history point; its
+    ``created`` is set by the caller. ``prompts`` caches the parsed stored prompt texts."""
+    from workbench.results import reruns_by_case
+    from workbench.templates import parse_version_text
 
-    return to_rerun(cell)
+    if (v.name, v.version) not in prompts:
+        text = store.stored_prompt_text(v.name, v.version)
+        try:
+            prompts[(v.name, v.version)] = (
+                parse_version_text(text, Path(v.path), v.name, v.version)
+                if text is not None else None)
+        except InputError:
+            prompts[(v.name, v.version)] = None
+    prompt = prompts[(v.name, v.version)]
+    cells = [c for case in group.cases for c in case.cells]
+    done = [c for c in cells if c.status == "ok"]
+    n_cells = len(cells) or 1
+    final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
+    return HistoryPoint(
+        prompt=v.name,
+        version=v.version,
+        model=group.model,
+        run_id=run_id,
+        created=0.0,
+        kind=prompt.spec.kind if prompt else "unknown",
+        parse_type=prompt.spec.parse.type if prompt else "raw",
+        format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
+        or _format_param(cells),
+        temperature=_temperature(cells),
+        reruns=reruns_by_case(group),
+        expected={case.case_id: expected.get(case.case_id) for case in group.cases},
+        prompt_tokens=group.prompt_tokens / n_cells,
+        completion_tokens=group.completion_tokens / n_cells,
+        final_completion_tokens=(sum(final_tokens) / len(final_tokens)
+                                 if final_tokens else 0.0),
+        short_prompt_ratio=(_short_prompt_ratio(prompt, group.cases)
+                            if prompt else None),
+        cost_per_call=group.cost / n_cells,
+    )
 
 
 # --------------------------------------------------------------------------------------------
