@@ -99,16 +99,17 @@ def _history(store: Store | None, ref: SuiteRef, args: argparse.Namespace) -> Hi
 
 def _stored_cells(store: Store, run_id: str, model: str | None, name: str, version: int
                   ) -> dict[str, list]:
-    """A run's cells of one prompt version on one model, by case (a chain's exported input is
-    its final step as a stored rerun sent it)."""
-    from workbench.results import load_results
+    """A run's cells of one prompt version on one model, by case, in rerun order (a chain's
+    exported input is its final step as a stored rerun sent it)."""
+    from workbench.runner import Plan
 
-    results = load_results(store, run_id)
-    refs = {v.ref for v in results.plan.variants if (v.name, v.version) == (name, version)}
-    for group in results.groups:
-        if group.model == model and group.variant in refs:
-            return {c.case_id: c.cells for c in group.cases}
-    return {}
+    plan = Plan.from_dict(store.run(run_id).plan)
+    refs = {v.ref for v in plan.variants if (v.name, v.version) == (name, version)}
+    by_case: dict[str, list] = {}
+    for cell in store.cells(run_id):  # ordered by variant, model, case, rerun
+        if cell.model == model and cell.variant in refs:
+            by_case.setdefault(cell.case_id, []).append(cell)
+    return by_case
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
