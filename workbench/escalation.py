@@ -106,6 +106,11 @@ class EscalationSettings:
     prices: Mapping[str, Price] = field(default_factory=dict)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
+    @property
+    def metric_label(self) -> str:
+        """The consistency metric as reports name it."""
+        return "modal share" if self.metric == "modal_share" else "TARa@N"
+
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(self)
 
@@ -560,10 +565,6 @@ def _rank(t: TrendPoint) -> tuple[float, float, float]:
     return (t.pass_hat_k.value, t.pass_rate.value, t.consistency.value)
 
 
-def _metric_name(settings: EscalationSettings) -> str:
-    return "modal share" if settings.metric == "modal_share" else "TARa@N"
-
-
 def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
@@ -579,7 +580,7 @@ def _dci(ci: tuple[float, float] | None) -> str:
 def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check, bool]:
     """Below target with the interval excluding it? Returns the check and whether the best
     version meets every target outright (vs merely not shown to be below)."""
-    gates = [(_metric_name(settings), best.consistency, settings.target)]
+    gates = [(settings.metric_label, best.consistency, settings.target)]
     if settings.pass_hat_k is not None:
         gates.append((f"pass^{best.k}", best.pass_hat_k, settings.pass_hat_k))
     below = [(name, iv, t) for name, iv, t in gates if iv.ci[1] < t]

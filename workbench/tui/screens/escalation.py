@@ -35,7 +35,7 @@ def verdict_text(report, model_index: int) -> Text:
 
     out = inert(report.suite, style="bold")
     out.append(f"  {len(report.runs)} run(s) · target {report.settings.target:.2f} "
-               f"({'modal share' if report.settings.metric == 'modal_share' else 'TARa@N'})\n",
+               f"({report.settings.metric_label})\n",
                style=MUTED)
     for i, a in enumerate(report.assessments):
         colour = {VERDICT_FINE_TUNE: FAIR, VERDICT_MEETS_TARGET: GOOD}.get(a.verdict, POOR)
