@@ -573,10 +573,6 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "–" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
 
 
-def _dci(ci: tuple[float, float] | None) -> str:
-    return "–" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
-
-
 def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check, bool]:
     """Below target with the interval excluding it? Returns the check and whether the best
     version meets every target outright (vs merely not shown to be below)."""
@@ -622,6 +618,9 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
 
 
 def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: int) -> Check:
+    # Lazily: _common imports workbench.results (and pydantic with it).
+    from workbench.reports._common import interval, signed
+
     if n_points < window:
         return Check("plateau", False,
                      f"only {n_points} version(s) measured; the rule needs the last {window} "
@@ -631,13 +630,11 @@ def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: i
         i = better[-1]
         return Check("plateau", False,
                      f"still improving: {i.ref} vs {i.baseline}: Δ pass rate "
-                     f"{i.pass_rate_diff:+.2f} {_dci(i.pass_rate_ci)} ({i.pass_rate_verdict}), "
-                     f"Δ modal share {i.consistency_diff:+.2f} {_dci(i.consistency_ci)} "
-                     f"({i.consistency_verdict})")
-    shown = "; ".join(
-        f"{i.ref} vs {i.baseline}: Δ pass rate "
-        + ("–" if i.pass_rate_diff is None else f"{i.pass_rate_diff:+.2f}")
-        + f" {_dci(i.pass_rate_ci)}" for i in improvements)
+                     f"{signed(i.pass_rate_diff)} {interval(i.pass_rate_ci)} "
+                     f"({i.pass_rate_verdict}), Δ modal share {signed(i.consistency_diff)} "
+                     f"{interval(i.consistency_ci)} ({i.consistency_verdict})")
+    shown = "; ".join(f"{i.ref} vs {i.baseline}: Δ pass rate {signed(i.pass_rate_diff)} "
+                      f"{interval(i.pass_rate_ci)}" for i in improvements)
     return Check("plateau", True,
                  f"none of the last {len(improvements)} versions improved on the best version "
                  f"before it ({shown})")
