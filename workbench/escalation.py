@@ -119,28 +119,24 @@ def settings_from_suite(spec: Any) -> EscalationSettings:
     """Settings from a validated :class:`workbench.suites.SuiteSpec` (or a stored plan's
     thresholds when ``spec`` is a plain dict of them)."""
     if isinstance(spec, Mapping):
-        t = spec
-        esc = None
+        from workbench.suites import EscalationSpec
+
+        t, esc = spec, EscalationSpec()  # no escalation section: its defaults
     else:
-        t = spec.thresholds.model_dump(exclude_none=True)
-        esc = spec.escalation
-    metric = esc.metric if esc else "modal_share"
-    default_target = t.get("tar_answer") if metric == "tar_answer" else t.get("consistency")
-    target = (esc.target if esc and esc.target is not None else None) or default_target
-    ft = esc.finetune if esc else None
+        t, esc = spec.thresholds.model_dump(exclude_none=True), spec.escalation
+    default_target = t.get("tar_answer") if esc.metric == "tar_answer" else t.get("consistency")
+    target = esc.target or default_target
+    ft = esc.finetune
     return EscalationSettings(
         target=target if target is not None else DEFAULT_TARGET,
-        metric=metric,
-        pass_hat_k=(esc.pass_hat_k if esc and esc.pass_hat_k is not None
-                    else t.get("pass_hat_k")),
-        k=(esc.k if esc and esc.k is not None else t.get("k")),
+        metric=esc.metric,
+        pass_hat_k=esc.pass_hat_k if esc.pass_hat_k is not None else t.get("pass_hat_k"),
+        k=esc.k if esc.k is not None else t.get("k"),
         pass_rate=t.get("pass_rate"),
-        plateau=esc.plateau if esc else 3,
-        prices={name: Price(p.input_per_1k, p.output_per_1k)
-                for name, p in (esc.prices.items() if esc else ())},
-        finetune=FinetuneSettings(
-            ft.model, ft.input_per_1k, ft.output_per_1k, ft.training_per_1k, ft.epochs
-        ) if ft else FinetuneSettings(),
+        plateau=esc.plateau,
+        prices={name: Price(p.input_per_1k, p.output_per_1k) for name, p in esc.prices.items()},
+        finetune=FinetuneSettings(ft.model, ft.input_per_1k, ft.output_per_1k,
+                                  ft.training_per_1k, ft.epochs),
     )
 
 
