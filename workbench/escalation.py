@@ -59,7 +59,6 @@ VERDICT_COLLECT = "collect examples first"
 MIN_EXAMPLES = 10  # below this, tuners refuse or overfit (OpenAI's minimum is 10)
 GOOD_EXAMPLES = 50  # clear gains are usually reported from 50–100 examples
 VOTE_GAIN = 0.10  # majority voting "closes the gap" with this pass-rate gain and no target
-COMPARE_RESAMPLES = 2000
 DEFAULT_TARGET = 0.9
 
 LEVER_TEMPERATURE = "temperature 0"
@@ -110,9 +109,6 @@ class EscalationSettings:
     def metric_label(self) -> str:
         """The consistency metric as reports name it."""
         return "modal share" if self.metric == "modal_share" else "TARa@N"
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
 
 
 def settings_from_suite(spec: Any) -> EscalationSettings:
@@ -595,12 +591,14 @@ def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
                   ) -> list[Improvement]:
     """Each of the last ``window - 1`` versions against the best version before it."""
+    from workbench.results import BOOTSTRAP_RESAMPLES  # lazily, as in load_history
+
     out: list[Improvement] = []
     start = max(1, len(points) - window + 1)
     for i in range(start, len(points)):
         base_p, base_t = max(points[:i], key=lambda pt: _rank(pt[1]))
         p, t = points[i]
-        cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=COMPARE_RESAMPLES)
+        cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=BOOTSTRAP_RESAMPLES)
         pr, cs = cmp.pass_rate, cmp.consistency
         improved = pr.verdict == VERDICT_BETTER or (
             cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
@@ -757,8 +755,8 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
     ft_model = ft.model or prices.finetuned_model(best.model)
     if ft.input_per_1k is not None and ft.output_per_1k is not None:
         ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), "suite escalation.finetune"
-    elif ft_model is not None and prices.price(ft_model) is not None:
-        ft_price, ft_source = prices.price(ft_model), "litellm cost map"
+    elif ft_model is not None and (looked_up := prices.price(ft_model)) is not None:
+        ft_price, ft_source = looked_up, "litellm cost map"
     else:
         ft_price, ft_source = None, "unknown"
         notes.append("no fine-tuned price: set escalation.finetune.input_per_1k and "
