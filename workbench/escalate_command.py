@@ -18,7 +18,8 @@ from workbench.escalation import (
     load_history,
     settings_from_suite,
 )
-from workbench.store import Store, default_db_path
+from workbench.run_command import store_path
+from workbench.store import Store
 from workbench.suites import Suite, find_project_root, load_suite
 
 
@@ -31,14 +32,10 @@ class SuiteRef:
     settings: EscalationSettings
 
 
-def _store_path(args: argparse.Namespace) -> Path:
-    return Path(args.db) if args.db else default_db_path(Path(args.project))
-
-
 @contextmanager
 def existing_store(args: argparse.Namespace) -> Iterator[Store | None]:
     """The store, if there is one: these commands only read, so they never create it."""
-    path = _store_path(args)
+    path = store_path(args)
     if not path.exists():
         yield None
         return
@@ -89,7 +86,7 @@ def _history(store: Store | None, ref: SuiteRef, args: argparse.Namespace) -> Hi
     hint = f"run it first: workbench run {args.suite}"
     if store is None:
         raise InputError(Problem(f"no stored runs of suite '{ref.name}'",
-                                 display_path(_store_path(args)), hint=hint))
+                                 display_path(store_path(args)), hint=hint))
     try:
         return load_history(store, ref.name)
     except InputError as exc:
@@ -145,14 +142,14 @@ def export_from_cli(args: argparse.Namespace) -> int:
                     run_id, model = measured[-1].run_id, measured[-1].model
         else:
             best = best_point(_history(store, ref, args), ref.settings, args.model)
-            text = store.stored_prompt_text(best.prompt, best.version) if store else None
+            text = store.stored_prompt_text(best.prompt, best.version)  # _history needs a store
             path = library.path_of(best.prompt, best.version)
             prompt = (parse_version_text(text, path, best.prompt, best.version)
                       if text is not None else library.load(best.prompt, best.version))
             source = f"{best.ref}, the best version on {best.model}"
             run_id, model = best.run_id, best.model
         cells_by_case = (_stored_cells(store, run_id, model, prompt.name, prompt.version)
-                         if prompt.spec.steps and store is not None and run_id else {})
+                         if prompt.spec.steps and run_id else {})  # a run id comes from a store
     cases = [(c.id, c.vars, c.expected) for c in suite.cases]
     examples, skipped = build_examples(prompt, cases, cells_by_case)
     if not examples and not skipped:
