@@ -217,13 +217,14 @@ def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
     return short / sent if sent else None
 
 
-def load_history(store: Any, suite: str) -> History:
+def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> History:
     """Every prompt version × model the suite's stored runs measured (the latest run of each
-    counts; the trend follows when each was first run). Raises :class:`InputError` when the
-    suite has no runs with results."""
+    counts; the trend follows when each was first run). ``runs`` is ``store.runs(suite)`` if
+    the caller has already read it. Raises :class:`InputError` when the suite has no runs
+    with results."""
     from workbench.results import load_results
 
-    runs = store.runs(suite)
+    runs = store.runs(suite) if runs is None else runs
     if not runs:
         raise InputError(Problem(f"no stored runs of suite '{suite}'",
                                  display_path(store.path),
