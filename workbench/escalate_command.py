@@ -18,7 +18,8 @@ from workbench.escalation import (
     load_history,
     settings_from_suite,
 )
-from workbench.store import Store, default_db_path
+from workbench.run_command import store_path
+from workbench.store import Store
 from workbench.suites import Suite, find_project_root, load_suite
 
 
@@ -31,14 +32,10 @@ class SuiteRef:
     settings: EscalationSettings
 
 
-def _store_path(args: argparse.Namespace) -> Path:
-    return Path(args.db) if args.db else default_db_path(Path(args.project))
-
-
 @contextmanager
 def existing_store(args: argparse.Namespace) -> Iterator[Store | None]:
     """The store, if there is one: these commands only read, so they never create it."""
-    path = _store_path(args)
+    path = store_path(args)
     if not path.exists():
         yield None
         return
@@ -89,7 +86,7 @@ def _history(store: Store | None, ref: SuiteRef, args: argparse.Namespace) -> Hi
     hint = f"run it first: workbench run {args.suite}"
     if store is None:
         raise InputError(Problem(f"no stored runs of suite '{ref.name}'",
-                                 display_path(_store_path(args)), hint=hint))
+                                 display_path(store_path(args)), hint=hint))
     try:
         return load_history(store, ref.name)
     except InputError as exc:
@@ -99,16 +96,17 @@ def _history(store: Store | None, ref: SuiteRef, args: argparse.Namespace) -> Hi
 
 def _stored_cells(store: Store, run_id: str, model: str | None, name: str, version: int
                   ) -> dict[str, list]:
-    """A run's cells of one prompt version on one model, by case (a chain's exported input is
-    its final step as a stored rerun sent it)."""
-    from workbench.results import load_results
+    """A run's cells of one prompt version on one model, by case, in rerun order (a chain's
+    exported input is its final step as a stored rerun sent it)."""
+    from workbench.runner import Plan
 
-    results = load_results(store, run_id)
-    refs = {v.ref for v in results.plan.variants if (v.name, v.version) == (name, version)}
-    for group in results.groups:
-        if group.model == model and group.variant in refs:
-            return {c.case_id: c.cells for c in group.cases}
-    return {}
+    plan = Plan.from_dict(store.run(run_id).plan)
+    refs = {v.ref for v in plan.variants if (v.name, v.version) == (name, version)}
+    by_case: dict[str, list] = {}
+    for cell in store.cells(run_id):  # ordered by variant, model, case, rerun
+        if cell.model == model and cell.variant in refs:
+            by_case.setdefault(cell.case_id, []).append(cell)
+    return by_case
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
@@ -144,14 +142,14 @@ def export_from_cli(args: argparse.Namespace) -> int:
                     run_id, model = measured[-1].run_id, measured[-1].model
         else:
             best = best_point(_history(store, ref, args), ref.settings, args.model)
-            text = store.stored_prompt_text(best.prompt, best.version) if store else None
+            text = store.stored_prompt_text(best.prompt, best.version)  # _history needs a store
             path = library.path_of(best.prompt, best.version)
             prompt = (parse_version_text(text, path, best.prompt, best.version)
                       if text is not None else library.load(best.prompt, best.version))
             source = f"{best.ref}, the best version on {best.model}"
             run_id, model = best.run_id, best.model
         cells_by_case = (_stored_cells(store, run_id, model, prompt.name, prompt.version)
-                         if prompt.spec.steps and store is not None and run_id else {})
+                         if prompt.spec.steps and run_id else {})  # a run id comes from a store
     cases = [(c.id, c.vars, c.expected) for c in suite.cases]
     examples, skipped = build_examples(prompt, cases, cells_by_case)
     if not examples and not skipped:

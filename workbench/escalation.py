@@ -59,7 +59,6 @@ VERDICT_COLLECT = "collect examples first"
 MIN_EXAMPLES = 10  # below this, tuners refuse or overfit (OpenAI's minimum is 10)
 GOOD_EXAMPLES = 50  # clear gains are usually reported from 50–100 examples
 VOTE_GAIN = 0.10  # majority voting "closes the gap" with this pass-rate gain and no target
-COMPARE_RESAMPLES = 2000
 DEFAULT_TARGET = 0.9
 
 LEVER_TEMPERATURE = "temperature 0"
@@ -106,36 +105,34 @@ class EscalationSettings:
     prices: Mapping[str, Price] = field(default_factory=dict)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+    @property
+    def metric_label(self) -> str:
+        """The consistency metric as reports name it."""
+        return "modal share" if self.metric == "modal_share" else "TARa@N"
 
 
 def settings_from_suite(spec: Any) -> EscalationSettings:
     """Settings from a validated :class:`workbench.suites.SuiteSpec` (or a stored plan's
     thresholds when ``spec`` is a plain dict of them)."""
     if isinstance(spec, Mapping):
-        t = spec
-        esc = None
+        from workbench.suites import EscalationSpec
+
+        t, esc = spec, EscalationSpec()  # no escalation section: its defaults
     else:
-        t = spec.thresholds.model_dump(exclude_none=True)
-        esc = spec.escalation
-    metric = esc.metric if esc else "modal_share"
-    default_target = t.get("tar_answer") if metric == "tar_answer" else t.get("consistency")
-    target = (esc.target if esc and esc.target is not None else None) or default_target
-    ft = esc.finetune if esc else None
+        t, esc = spec.thresholds.model_dump(exclude_none=True), spec.escalation
+    default_target = t.get("tar_answer") if esc.metric == "tar_answer" else t.get("consistency")
+    target = esc.target or default_target
+    ft = esc.finetune
     return EscalationSettings(
         target=target if target is not None else DEFAULT_TARGET,
-        metric=metric,
-        pass_hat_k=(esc.pass_hat_k if esc and esc.pass_hat_k is not None
-                    else t.get("pass_hat_k")),
-        k=(esc.k if esc and esc.k is not None else t.get("k")),
+        metric=esc.metric,
+        pass_hat_k=esc.pass_hat_k if esc.pass_hat_k is not None else t.get("pass_hat_k"),
+        k=esc.k if esc.k is not None else t.get("k"),
         pass_rate=t.get("pass_rate"),
-        plateau=esc.plateau if esc else 3,
-        prices={name: Price(p.input_per_1k, p.output_per_1k)
-                for name, p in (esc.prices.items() if esc else ())},
-        finetune=FinetuneSettings(
-            ft.model, ft.input_per_1k, ft.output_per_1k, ft.training_per_1k, ft.epochs
-        ) if ft else FinetuneSettings(),
+        plateau=esc.plateau,
+        prices={name: Price(p.input_per_1k, p.output_per_1k) for name, p in esc.prices.items()},
+        finetune=FinetuneSettings(ft.model, ft.input_per_1k, ft.output_per_1k,
+                                  ft.training_per_1k, ft.epochs),
     )
 
 
@@ -220,78 +217,92 @@ def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
     return short / sent if sent else None
 
 
-def load_history(store: Any, suite: str) -> History:
+def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> History:
     """Every prompt version × model the suite's stored runs measured (the latest run of each
-    counts; the trend follows when each was first run). Raises :class:`InputError` when the
-    suite has no runs with results."""
+    counts; the trend follows when each was first run). ``runs`` is ``store.runs(suite)`` if
+    the caller has already read it. Raises :class:`InputError` when the suite has no runs
+    with results."""
     from workbench.results import load_results
-    from workbench.templates import parse_version_text
 
-    runs = store.runs(suite)
+    runs = store.runs(suite) if runs is None else runs
     if not runs:
         raise InputError(Problem(f"no stored runs of suite '{suite}'",
                                  display_path(store.path),
                                  hint="run it first: workbench run suites/<file>.yaml"))
     points: dict[tuple[str, int, str], HistoryPoint] = {}
-    first_seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+    # When each version × model was first run (created, group order, run position): the
+    # trend's order. The run position settles runs created at the same instant as before.
+    first_seen: dict[tuple[str, int, str], tuple[float, int, int]] = {}
     used: list[str] = []
     prompts: dict[tuple[str, int], Any] = {}
-    for run in runs:
-        results = load_results(store, run.id)
-        variants = {v.ref: v for v in results.plan.variants}
-        expected = {c.id: c.expected for c in results.plan.cases}
+    # Newest run first, and within a run its last group first: the first time a version ×
+    # model comes up is the measurement that counts, so each point is built once; every
+    # later (older) sighting only moves its first-seen time back.
+    for position in range(len(runs) - 1, -1, -1):
+        run = runs[position]
+        results = load_results(store, run.id, comparisons=False)
         if results.groups:
             used.append(run.id)
-        for order, group in enumerate(results.groups):
+        variants = {v.ref: v for v in results.plan.variants}
+        expected = {c.id: c.expected for c in results.plan.cases}
+        for order in range(len(results.groups) - 1, -1, -1):
+            group = results.groups[order]
             v = variants[group.variant]
             key = (v.name, v.version, group.model)
-            first_seen.setdefault(key, (run.created, order))
-            if (v.name, v.version) not in prompts:
-                text = store.stored_prompt_text(v.name, v.version)
-                try:
-                    prompts[(v.name, v.version)] = (
-                        parse_version_text(text, Path(v.path), v.name, v.version)
-                        if text is not None else None)
-                except InputError:
-                    prompts[(v.name, v.version)] = None
-            prompt = prompts[(v.name, v.version)]
-            cells = [c for case in group.cases for c in case.cells]
-            done = [c for c in cells if c.status == "ok"]
-            n_cells = len(cells) or 1
-            final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
-            points[key] = HistoryPoint(
-                prompt=v.name,
-                version=v.version,
-                model=group.model,
-                run_id=run.id,
-                created=first_seen[key][0],
-                kind=prompt.spec.kind if prompt else "unknown",
-                parse_type=prompt.spec.parse.type if prompt else "raw",
-                format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
-                or _format_param(cells),
-                temperature=_temperature(cells),
-                reruns={case.case_id: [_rerun(c) for c in case.cells] for case in group.cases},
-                expected={case.case_id: expected.get(case.case_id) for case in group.cases},
-                prompt_tokens=group.prompt_tokens / n_cells,
-                completion_tokens=group.completion_tokens / n_cells,
-                final_completion_tokens=(sum(final_tokens) / len(final_tokens)
-                                         if final_tokens else 0.0),
-                short_prompt_ratio=(_short_prompt_ratio(prompt, group.cases)
-                                    if prompt else None),
-                cost_per_call=group.cost / n_cells,
-            )
+            first_seen[key] = (run.created, order, position)
+            if key not in points:
+                points[key] = _history_point(store, run.id, v, group, expected, prompts)
     if not points:
         raise InputError(Problem(f"the runs of suite '{suite}' have no results yet",
                                  display_path(store.path),
                                  hint="finish one: workbench run SUITE --resume RUN"))
+    for key, point in points.items():
+        point.created = first_seen[key][0]
     ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])
-    return History(suite=suite, runs=used, points=ordered)
+    return History(suite=suite, runs=used[::-1], points=ordered)
 
 
-def _rerun(cell: Any) -> Rerun:
-    from workbench.results import to_rerun
+def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mapping[str, Any],
+                   prompts: dict[tuple[str, int], Any]) -> HistoryPoint:
+    """One stored group (a prompt version on a model, in one run) as a history point; its
+    ``created`` is set by the caller. ``prompts`` caches the parsed stored prompt texts."""
+    from workbench.results import reruns_by_case
+    from workbench.templates import parse_version_text
 
-    return to_rerun(cell)
+    if (v.name, v.version) not in prompts:
+        text = store.stored_prompt_text(v.name, v.version)
+        try:
+            prompts[(v.name, v.version)] = (
+                parse_version_text(text, Path(v.path), v.name, v.version)
+                if text is not None else None)
+        except InputError:
+            prompts[(v.name, v.version)] = None
+    prompt = prompts[(v.name, v.version)]
+    cells = [c for case in group.cases for c in case.cells]
+    done = [c for c in cells if c.status == "ok"]
+    n_cells = len(cells) or 1
+    final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
+    return HistoryPoint(
+        prompt=v.name,
+        version=v.version,
+        model=group.model,
+        run_id=run_id,
+        created=0.0,
+        kind=prompt.spec.kind if prompt else "unknown",
+        parse_type=prompt.spec.parse.type if prompt else "raw",
+        format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
+        or _format_param(cells),
+        temperature=_temperature(cells),
+        reruns=reruns_by_case(group),
+        expected={case.case_id: expected.get(case.case_id) for case in group.cases},
+        prompt_tokens=group.prompt_tokens / n_cells,
+        completion_tokens=group.completion_tokens / n_cells,
+        final_completion_tokens=(sum(final_tokens) / len(final_tokens)
+                                 if final_tokens else 0.0),
+        short_prompt_ratio=(_short_prompt_ratio(prompt, group.cases)
+                            if prompt else None),
+        cost_per_call=group.cost / n_cells,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,10 +558,6 @@ def _rank(t: TrendPoint) -> tuple[float, float, float]:
     return (t.pass_hat_k.value, t.pass_rate.value, t.consistency.value)
 
 
-def _metric_name(settings: EscalationSettings) -> str:
-    return "modal share" if settings.metric == "modal_share" else "TARa@N"
-
-
 def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
@@ -559,14 +566,10 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "–" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
 
 
-def _dci(ci: tuple[float, float] | None) -> str:
-    return "–" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
-
-
 def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check, bool]:
     """Below target with the interval excluding it? Returns the check and whether the best
     version meets every target outright (vs merely not shown to be below)."""
-    gates = [(_metric_name(settings), best.consistency, settings.target)]
+    gates = [(settings.metric_label, best.consistency, settings.target)]
     if settings.pass_hat_k is not None:
         gates.append((f"pass^{best.k}", best.pass_hat_k, settings.pass_hat_k))
     below = [(name, iv, t) for name, iv, t in gates if iv.ci[1] < t]
@@ -589,12 +592,14 @@ def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
                   ) -> list[Improvement]:
     """Each of the last ``window - 1`` versions against the best version before it."""
+    from workbench.results import BOOTSTRAP_RESAMPLES  # lazily, as in load_history
+
     out: list[Improvement] = []
     start = max(1, len(points) - window + 1)
     for i in range(start, len(points)):
         base_p, base_t = max(points[:i], key=lambda pt: _rank(pt[1]))
         p, t = points[i]
-        cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=COMPARE_RESAMPLES)
+        cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=BOOTSTRAP_RESAMPLES)
         pr, cs = cmp.pass_rate, cmp.consistency
         improved = pr.verdict == VERDICT_BETTER or (
             cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
@@ -608,6 +613,9 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
 
 
 def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: int) -> Check:
+    # Lazily: _common imports workbench.results (and pydantic with it).
+    from workbench.reports._common import interval, signed
+
     if n_points < window:
         return Check("plateau", False,
                      f"only {n_points} version(s) measured; the rule needs the last {window} "
@@ -617,13 +625,11 @@ def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: i
         i = better[-1]
         return Check("plateau", False,
                      f"still improving: {i.ref} vs {i.baseline}: Δ pass rate "
-                     f"{i.pass_rate_diff:+.2f} {_dci(i.pass_rate_ci)} ({i.pass_rate_verdict}), "
-                     f"Δ modal share {i.consistency_diff:+.2f} {_dci(i.consistency_ci)} "
-                     f"({i.consistency_verdict})")
-    shown = "; ".join(
-        f"{i.ref} vs {i.baseline}: Δ pass rate "
-        + ("–" if i.pass_rate_diff is None else f"{i.pass_rate_diff:+.2f}")
-        + f" {_dci(i.pass_rate_ci)}" for i in improvements)
+                     f"{signed(i.pass_rate_diff)} {interval(i.pass_rate_ci)} "
+                     f"({i.pass_rate_verdict}), Δ modal share {signed(i.consistency_diff)} "
+                     f"{interval(i.consistency_ci)} ({i.consistency_verdict})")
+    shown = "; ".join(f"{i.ref} vs {i.baseline}: Δ pass rate {signed(i.pass_rate_diff)} "
+                      f"{interval(i.pass_rate_ci)}" for i in improvements)
     return Check("plateau", True,
                  f"none of the last {len(improvements)} versions improved on the best version "
                  f"before it ({shown})")
@@ -750,8 +756,8 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
     ft_model = ft.model or prices.finetuned_model(best.model)
     if ft.input_per_1k is not None and ft.output_per_1k is not None:
         ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), "suite escalation.finetune"
-    elif ft_model is not None and prices.price(ft_model) is not None:
-        ft_price, ft_source = prices.price(ft_model), "litellm cost map"
+    elif ft_model is not None and (looked_up := prices.price(ft_model)) is not None:
+        ft_price, ft_source = looked_up, "litellm cost map"
     else:
         ft_price, ft_source = None, "unknown"
         notes.append("no fine-tuned price: set escalation.finetune.input_per_1k and "

@@ -140,8 +140,12 @@ def check_thresholds(
     return checks
 
 
-def load_results(store: Store, run_id: str) -> RunResults:
-    """Group a stored run's cells and compute everything the reports show."""
+def load_results(store: Store, run_id: str, *, comparisons: bool = True) -> RunResults:
+    """Group a stored run's cells and compute everything the reports show.
+
+    ``comparisons=False`` leaves out the paired comparisons of the variants on each model
+    (``RunResults.comparisons`` is then empty): a bootstrap each, for callers that only read
+    the groups."""
     run = store.run(run_id)
     plan = Plan.from_dict(run.plan)
     by_group: dict[tuple[str, str], dict[str, list[CellRecord]]] = defaultdict(
@@ -196,21 +200,28 @@ def load_results(store: Store, run_id: str) -> RunResults:
                 }
                 group.step_stats[name] = group_stats(step_reruns)
         groups.append(group)
-    comparisons: list[tuple[str, str, Comparison]] = []
+    pairs = _compare_variants(groups) if comparisons else []
+    return RunResults(run, plan, groups, pairs, max(0, plan.total_cells - stored))
+
+
+def _compare_variants(groups: list[GroupResult]) -> list[tuple[str, str, Comparison]]:
+    """Each model's first variant against each of its others, paired over shared cases."""
+    out: list[tuple[str, str, Comparison]] = []
     by_model: dict[str, list[GroupResult]] = defaultdict(list)
     for g in groups:
         by_model[g.model].append(g)
     for model_groups in by_model.values():
         base = model_groups[0]
         for other in model_groups[1:]:
-            comparisons.append(
-                (base.label, other.label, compare(_reruns_by_case(base), _reruns_by_case(other),
+            out.append(
+                (base.label, other.label, compare(reruns_by_case(base), reruns_by_case(other),
                                                   resamples=BOOTSTRAP_RESAMPLES))
             )
-    return RunResults(run, plan, groups, comparisons, max(0, plan.total_cells - stored))
+    return out
 
 
-def _reruns_by_case(group: GroupResult) -> dict[str, list[Rerun]]:
+def reruns_by_case(group: GroupResult) -> dict[str, list[Rerun]]:
+    """The group's reruns by case id, in the group's case order (unstable first)."""
     return {c.case_id: [to_rerun(x) for x in c.cells] for c in group.cases}
 
 
@@ -240,6 +251,6 @@ def compare_runs(a: RunResults, b: RunResults) -> list[tuple[str, str, Compariso
         pairs.append((left[0], right[0]))
     return [
         (f"{a.run.id}: {g.label}", f"{b.run.id}: {h.label}",
-         compare(_reruns_by_case(g), _reruns_by_case(h), resamples=BOOTSTRAP_RESAMPLES))
+         compare(reruns_by_case(g), reruns_by_case(h), resamples=BOOTSTRAP_RESAMPLES))
         for g, h in pairs
     ]

@@ -16,9 +16,13 @@ from workbench.suites import find_project_root
 from workbench.templates import PromptLibrary
 
 
+def store_path(args: argparse.Namespace) -> Path:
+    """The store a command reads or writes: ``--db``, else the project's default."""
+    return Path(args.db) if getattr(args, "db", None) else default_db_path(Path(args.project))
+
+
 def open_store(args: argparse.Namespace) -> Store:
-    return Store(Path(args.db) if getattr(args, "db", None) else
-                 default_db_path(Path(args.project)))
+    return Store(store_path(args))
 
 
 def run_from_cli(args: argparse.Namespace) -> int:

@@ -37,6 +37,8 @@ class Project:
     db: Path | None = None
     _library: PromptLibrary | None = field(default=None, repr=False)
     _results: dict[str, tuple[int, str, RunResults]] = field(default_factory=dict, repr=False)
+    _escalations: dict[Path, tuple[tuple, EscalationReport]] = field(default_factory=dict,
+                                                                      repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -108,7 +110,8 @@ class Project:
 
     def escalation(self, suite_file: Path) -> EscalationReport:
         """The escalation report of a suite file's stored history (its settings come from
-        the file). Raises ``InputError`` when the suite is invalid or has no stored runs.
+        the file), rebuilt only when the file's settings or the suite's runs changed. Raises
+        ``InputError`` when the suite is invalid or has no stored runs.
 
         Call from a worker thread: every stored run of the suite is grouped and measured.
         """
@@ -121,8 +124,18 @@ class Project:
                                      hint="run it first on Suites (2)"))
         if not self.has_store():  # only reads: never creates a store
             raise missing
+        settings = settings_from_suite(suite.spec)
         with self.open_store() as store:
-            if not store.runs(suite.name):
+            runs = store.runs(suite.name)
+            if not runs:
                 raise missing
-            history = load_history(store, suite.name)
-        return escalate(history, settings_from_suite(suite.spec))
+            # What the report is built from (stored cells and prompt texts never change).
+            key = (suite.name, settings,
+                   tuple((r.id, r.status, store.count_cells(r.id)) for r in runs))
+            cached = self._escalations.get(suite_file)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            history = load_history(store, suite.name, runs)
+        report = escalate(history, settings)
+        self._escalations[suite_file] = (key, report)
+        return report

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
@@ -35,7 +36,7 @@ def verdict_text(report, model_index: int) -> Text:
 
     out = inert(report.suite, style="bold")
     out.append(f"  {len(report.runs)} run(s) · target {report.settings.target:.2f} "
-               f"({'modal share' if report.settings.metric == 'modal_share' else 'TARa@N'})\n",
+               f"({report.settings.metric_label})\n",
                style=MUTED)
     for i, a in enumerate(report.assessments):
         colour = {VERDICT_FINE_TUNE: FAIR, VERDICT_MEETS_TARGET: GOOD}.get(a.verdict, POOR)
@@ -123,6 +124,8 @@ class EscalationScreen(SectionScreen):
         self.report = None
         self.suite: Path | None = None
         self.model_index = 0
+        self._picked = False  # a suite was highlighted since the screen opened
+        self._build_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="esc-body"):
@@ -146,8 +149,17 @@ class EscalationScreen(SectionScreen):
 
     @on(OptionList.OptionHighlighted, "#esc-suites")
     def _suite_chosen(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id is not None:
-            self.build(Path(event.option.id))
+        if event.option.id is None:
+            return
+        suite = Path(event.option.id)
+        if self._build_timer is not None:
+            self._build_timer.stop()
+            self._build_timer = None
+        if not self._picked:  # the suite shown on opening: at once
+            self._picked = True
+            self.build(suite)
+        else:  # moving through the list builds only the suite the cursor stops on
+            self._build_timer = self.set_timer(0.12, lambda: self.build(suite))
 
     @work(thread=True, exclusive=True, group="escalation", exit_on_error=False)
     def build(self, suite: Path) -> None:
