@@ -44,6 +44,7 @@ from workbench.stats import (
     clustered_mean_ci,
     compare,
     group_stats,
+    modal_share_ci,
     pass_hat_k,
     wilson_interval,
 )
@@ -527,9 +528,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
     k = _k_for(settings, st)
     cases = list(st.cases.values())
     n = len(cases)
-    modal = clustered_mean_ci([c.modal_share for c in cases],
-                              pooled=(sum(round(c.modal_share * c.n) for c in cases),
-                                      sum(c.n for c in cases)))
+    modal = modal_share_ci(cases)
     tar_a = sum(c.tar_answer for c in cases)
     hat = [pass_hat_k(c.n, c.passes, k) for c in cases]
     hat_mean, hat_se, hat_ci = clustered_mean_ci(hat)

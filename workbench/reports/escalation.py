@@ -53,14 +53,11 @@ def _iv(value: float, ci: tuple[float, float], percent: bool = False) -> str:
     return f"{value:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
 
 
-def _metric(report: EscalationReport) -> str:
-    return "modal share" if report.settings.metric == "modal_share" else "TARa@N"
-
-
 def trend_header(report: EscalationReport, a: Assessment) -> list[str]:
     k = a.trend[-1].k if a.trend else "k"
-    return ["Version", "Kind", "Temp.", "Pass rate (95% CI)", f"{_metric(report)} (95% CI)",
-            "TARa", "TARr", f"pass^{k} (95% CI)", "Majority vote", "Tokens/call"]
+    return ["Version", "Kind", "Temp.", "Pass rate (95% CI)",
+            f"{report.settings.metric_label} (95% CI)", "TARa", "TARr", f"pass^{k} (95% CI)",
+            "Majority vote", "Tokens/call"]
 
 
 def trend_row(t: TrendPoint, best: str) -> list[str]:
@@ -220,7 +217,7 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
 def _trend_chart(report: EscalationReport, a: Assessment) -> Markup:
     trend = a.trend
     labels = [t.ref for t in trend]
-    metric = _metric(report)
+    metric = report.settings.metric_label
     k = trend[-1].k if trend else 1
     series = [
         svg.Series("pass rate", [t.pass_rate.value for t in trend],
@@ -292,7 +289,8 @@ def render_escalation_html(report: EscalationReport, suite_arg: str | None = Non
     body = [
         el("h1", f"Escalation report: {report.suite}"),
         el("p", f"{len(report.runs)} run(s): ", join([el("code", r) for r in report.runs], ", "),
-           f" · consistency metric {_metric(report)}, target {report.settings.target:g}"
+           f" · consistency metric {report.settings.metric_label}, "
+           f"target {report.settings.target:g}"
            + (f", pass^k target {report.settings.pass_hat_k:g}"
               if report.settings.pass_hat_k is not None else "")
            + f", plateau over the last {report.settings.plateau} versions", class_="meta"),
