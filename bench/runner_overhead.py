@@ -36,11 +36,13 @@ from _fixtures import (
     rss_mib,
 )
 
-from tests.fakeserver import FakeServerProcess
+from workbench.engine.plan import make_plan
+from workbench.engine.runner import Runner
+from workbench.engine.session import start_run
 from workbench.models.gateway import litellm_module
-from workbench.runner import Runner, make_plan, start_run
-from workbench.store import Store
-from workbench.suites import load_suite
+from workbench.store.database import Store
+from workbench.suites.loader import load_suite
+from workbench.testing.fakeserver import FakeServerProcess
 
 
 @dataclass

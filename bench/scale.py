@@ -31,19 +31,21 @@ from pathlib import Path
 
 from _fixtures import conditions, make_project, peak_rss_mib, reset_peak_rss, rss_mib
 
-from tests.fakeserver import FakeServerProcess
+from workbench.testing.fakeserver import FakeServerProcess
 
 CONCURRENCY = 64
 
 
 def child(cells: int, cases: int, base_url: str, folder: Path) -> dict[str, float]:
     """One size, in this (fresh) process: returns its figures."""
+    from workbench.analysis.results import load_results
+    from workbench.cli.run import write_reports
+    from workbench.engine.plan import make_plan
+    from workbench.engine.runner import Runner
+    from workbench.engine.session import start_run
     from workbench.models.gateway import litellm_module
-    from workbench.results import load_results
-    from workbench.run_command import write_reports
-    from workbench.runner import Runner, make_plan, start_run
-    from workbench.store import Store
-    from workbench.suites import load_suite
+    from workbench.store.database import Store
+    from workbench.suites.loader import load_suite
 
     litellm_module()
     figures: dict[str, float] = {"base_mib": rss_mib()}

@@ -20,8 +20,8 @@ from pathlib import Path
 from _fixtures import conditions  # also: the repository on sys.path
 
 from tests.tui_data import BIG_RUN_ID, big_project
-from workbench.results import load_results
-from workbench.store import Store
+from workbench.analysis.results import load_results
+from workbench.store.database import Store
 from workbench.tui.app import WorkbenchApp
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakeserver import FakeServer
+from workbench.testing.fakeserver import FakeServer
 
 
 @pytest.fixture

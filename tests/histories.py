@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.runner import Plan, PlanCase, PlanVariant
-from workbench.store import CellRecord, Store
-from workbench.templates import content_hash, parse_version_text
+from workbench.engine.plan import Plan, PlanCase, PlanVariant
+from workbench.prompts.version import content_hash, parse_version_text
+from workbench.store.database import Store
+from workbench.store.records import CellRecord
 
 LABELS = "[billing, shipping, technical, account]"
 

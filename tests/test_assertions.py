@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.assertions import (
+from workbench.checks.assertions import (
     TYPES,
     AssertionResult,
     AssertionSpec,
@@ -811,7 +811,7 @@ async def test_llm_rubric_without_backend_or_with_failing_judge() -> None:
 
 
 def test_every_type_has_a_checker() -> None:
-    from workbench._assertion_checks import CHECKERS
+    from workbench.checks._checks import CHECKERS
 
     assert set(CHECKERS) == set(TYPES)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_inputs import CORPUS, ECHO_V1, SUITE
-from workbench.cli import main
+from workbench.cli.main import main
 
 
 def make_project(root: Path, files: dict[str, str]) -> None:

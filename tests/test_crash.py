@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeserver import FakeServerProcess
 from tests.test_runner import (
     case,
     cli,
@@ -30,6 +29,7 @@ from tests.test_runner import (
     wait_for,
     write_project,
 )
+from workbench.testing.fakeserver import FakeServerProcess
 
 CASES, RERUNS, SEED, CONCURRENCY = 30, 4, 3, 6
 TOTAL = CASES * RERUNS

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeserver import FakeServer
 from tests.test_bad_inputs import make_project
 from tests.test_runner import KEY_ENV, case, make_suite, new_runner
-from workbench.cli import main
+from workbench.cli.main import main
 from workbench.models._direct import (
     AuthenticationError,
     InternalServerError,
@@ -35,7 +34,8 @@ from workbench.models.gateway import (
     is_retryable,
     retry_after_seconds,
 )
-from workbench.store import Store
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +97,8 @@ def test_a_direct_run_never_imports_litellm(tmp_path: Path, fake_server: FakeSer
         import asyncio, sys
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from workbench.runner import Runner, make_plan, start_run
+        from workbench.engine import Runner, make_plan
+        from workbench.engine.session import start_run
         from workbench.store import Store
         from workbench.suites import load_suite
         suite = load_suite(Path({str(suite.path)!r}))

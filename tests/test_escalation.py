@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.histories import Case, Version, add_run, few_shot, merge, pattern, zero_shot
-from workbench.cli import main
+from workbench.analysis.stats import Rerun, wilson_interval
+from workbench.cli.main import main
 from workbench.errors import InputError
-from workbench.escalation import (
+from workbench.escalation.history import load_history
+from workbench.escalation.prices import LitellmPrices, Price
+from workbench.escalation.report import (
     LEVER_FEW_SHOT,
     LEVER_FORMAT,
     LEVER_TEMPERATURE,
@@ -28,18 +31,15 @@ from workbench.escalation import (
     VERDICT_MEETS_TARGET,
     VERDICT_SERVING,
     VERDICT_TRY_LEVERS,
+)
+from workbench.escalation.rule import escalate, vote_passes
+from workbench.escalation.settings import (
     EscalationSettings,
     FinetuneSettings,
-    LitellmPrices,
-    Price,
-    escalate,
-    load_history,
     settings_from_suite,
-    vote_passes,
 )
-from workbench.finetune import check_example
-from workbench.stats import Rerun, wilson_interval
-from workbench.store import Store
+from workbench.finetune.export import check_example
+from workbench.store.database import Store
 
 SUITE = "tickets"
 LABELS = ["billing", "shipping", "technical"]
@@ -273,8 +273,8 @@ def test_escalation_api_imports_without_litellm() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, workbench.escalation, workbench.reports.escalation, "
-            "workbench.reports.html, workbench.finetune; print('litellm' in sys.modules)")
+    code = ("import sys, workbench.escalation.rule, workbench.reports.escalation, "
+            "workbench.reports.html, workbench.finetune.export; print('litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "False"
@@ -351,7 +351,7 @@ def test_unknown_model_stays_unpriced_after_a_run_in_the_same_process(store: Sto
 
 
 def test_settings_from_suite_section(tmp_path: Path) -> None:
-    from workbench.suites import load_suite
+    from workbench.suites.loader import load_suite
 
     (tmp_path / "prompts" / "p").mkdir(parents=True)
     (tmp_path / "prompts" / "p" / "v1.yaml").write_text(zero_shot())

@@ -10,7 +10,7 @@ import pytest
 from tests.histories import Case, Version, add_run, few_shot
 from tests.test_tui_escalation import project_with_history
 from workbench.errors import InputError
-from workbench.store import Store
+from workbench.store.database import Store
 from workbench.tui._project import Project
 
 

@@ -24,7 +24,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakeserver import FakeServer, FakeServerProcess, parse_faults
+from workbench.testing.fakeserver import FakeServer, FakeServerProcess, parse_faults
 
 # Must be set before litellm is imported anywhere (no network: no remote cost-map fetch).
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -364,7 +364,8 @@ def _swallow(fn: Any, *args: Any) -> None:
 
 
 def test_subprocess_prints_listening_line_and_stops_on_sigterm() -> None:
-    argv = [sys.executable, "-m", "tests.fakeserver", "--port", "0", "--latency", "0.05"]
+    argv = [sys.executable, "-m", "workbench.testing.fakeserver", "--port", "0",
+            "--latency", "0.05"]
     with subprocess.Popen(
         argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.histories import Case, Version, add_run, few_shot, pattern, zero_shot
-from workbench.cli import main
-from workbench.finetune import (
+from workbench.cli.main import main
+from workbench.finetune.export import (
     Example,
     build_examples,
     check_example,
@@ -18,8 +18,10 @@ from workbench.finetune import (
     validate_jsonl,
     write_jsonl,
 )
-from workbench.store import CellRecord, Store
-from workbench.templates import PromptLibrary, parse_version_text
+from workbench.prompts.library import PromptLibrary
+from workbench.prompts.version import parse_version_text
+from workbench.store.database import Store
+from workbench.store.records import CellRecord
 
 LABELS = ["billing", "shipping", "technical"]
 SYSTEM = "You route support tickets. One word."
@@ -205,8 +207,8 @@ def test_chain_exports_its_final_step_from_a_passing_rerun(tmp_path: Path) -> No
 
 
 def test_cli_exports_a_chain_from_its_stored_run(tmp_path: Path, monkeypatch, capsys) -> None:
-    from workbench.runner import Plan, PlanCase, PlanVariant
-    from workbench.templates import content_hash
+    from workbench.engine.plan import Plan, PlanCase, PlanVariant
+    from workbench.prompts.version import content_hash
 
     (tmp_path / "prompts" / "c").mkdir(parents=True)
     (tmp_path / "prompts" / "c" / "v1.yaml").write_text(CHAIN)

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_reports import MODEL, A, _cell, _cells, _store_run
-from workbench.cli import main
+from workbench.analysis.results import RunResults
+from workbench.cli.main import main
 from workbench.reports import render_html, write_html
 from workbench.reports._html import CSS, el, esc
 from workbench.reports.html import reference_text, word_diff
 from workbench.reports.svg import PALETTE, heat_color
-from workbench.results import RunResults
 
 PAYLOAD = ("<script>document.title='pwned'</script>"
            "<img src=x onerror=\"document.title='pwned-img'\"><pwned-marker>hi</pwned-marker>")

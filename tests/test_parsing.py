@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from workbench.parsing import ParseSpec, answer_key, parse_output, split_path
+from workbench.checks.parsing import ParseSpec, answer_key, parse_output, split_path
 
 LABELS = ParseSpec(type="label", choices=["billing", "shipping", "technical", "account"])
 

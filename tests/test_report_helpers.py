@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_escalation import PLATEAU, SUITE, _cases, _plateau
-from workbench.escalation import escalate, load_history
-from workbench.reports._common import diff_ci
+from workbench.analysis.stats import Z95, Rerun, case_stats, modal_share_ci, wilson_interval
+from workbench.escalation.history import load_history
+from workbench.escalation.rule import escalate
 from workbench.reports.escalation import write_escalation
-from workbench.stats import Z95, Rerun, case_stats, modal_share_ci, wilson_interval
-from workbench.store import Store
+from workbench.reports.format import diff_ci
+from workbench.store.database import Store
 
 
 def _case(answers: list[str | None]):

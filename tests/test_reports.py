@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from workbench.analysis.results import RunResults, load_results
+from workbench.engine.plan import Plan, PlanCase, PlanVariant
 from workbench.reports import (
     SCHEMA,
     build_json,
@@ -29,9 +31,8 @@ from workbench.reports import (
     write_markdown,
 )
 from workbench.reports.markdown import cell as md_cell
-from workbench.results import RunResults, load_results
-from workbench.runner import Plan, PlanCase, PlanVariant
-from workbench.store import CellRecord, Store
+from workbench.store.database import Store
+from workbench.store.records import CellRecord
 
 A = "triage@1"
 B = "triage-chain@1"

@@ -25,13 +25,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fakeserver import FakeServer, FakeServerProcess
+from workbench.engine.plan import Plan, load_plan_variants, make_plan
+from workbench.engine.runner import Runner
+from workbench.engine.session import start_run
 from workbench.errors import InputError
 from workbench.models.gateway import Gateway, litellm_module
-from workbench.runner import Plan, Runner, load_plan_variants, make_plan, start_run
-from workbench.store import CellRecord, Store
-from workbench.suites import Suite, load_suite
-from workbench.templates import PromptLibrary
+from workbench.prompts.library import PromptLibrary
+from workbench.store.database import Store
+from workbench.store.records import CellRecord
+from workbench.suites.loader import Suite, load_suite
+from workbench.testing.fakeserver import FakeServer, FakeServerProcess
 
 KEY_ENV = "FAKE_KEY"
 MODEL = "openai/fake"

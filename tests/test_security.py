@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from tests.bad_inputs import ECHO_V1, SUITE
-from tests.fakeserver import FakeServer
-from workbench.cli import main
+from workbench.analysis.results import load_results
+from workbench.cli.main import main
 from workbench.reports import render_summary
-from workbench.results import load_results
-from workbench.store import Store
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServer
 
 # (payload, what the message must say). The payload replaces "{{ ticket }}" on line 4.
 SSTI_PAYLOADS: list[tuple[str, str]] = [

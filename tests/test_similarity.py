@@ -1,4 +1,4 @@
-"""Tests for workbench.similarity.lexical_similarity."""
+"""Tests for workbench.checks.similarity.lexical_similarity."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from workbench.similarity import lcs_length, lexical_similarity, tokenize
+from workbench.checks.similarity import lcs_length, lexical_similarity, tokenize
 
 
 def _lcs_dp(a: tuple[str, ...], b: tuple[str, ...]) -> int:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeserver import FakeServerProcess
 from tests.test_runner import KEY_ENV, case, make_suite, new_runner, server_key
 from workbench.models.gateway import Gateway
-from workbench.store import Store
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServerProcess
 
 FAULTS = {"429": 0.20, "500": 0.05, "timeout": 0.02, "drop": 0.01, "malformed": 0.01}
 CASES, RERUNS = 200, 5  # 1,000 cells

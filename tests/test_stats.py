@@ -1,4 +1,4 @@
-"""Tests for workbench.stats: hand-computed fixtures plus independent implementations.
+"""Tests for workbench.analysis.stats: hand-computed fixtures plus independent implementations.
 
 Independent references (test-only dependencies): statsmodels (Wilson, OLS ANOVA for ICC),
 the ``krippendorff`` package, scipy (t quantiles, entropy, binomial coefficients).
@@ -18,7 +18,7 @@ import scipy.stats
 import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
-from workbench.stats import (
+from workbench.analysis.stats import (
     VERDICT_BETTER,
     VERDICT_NO_DIFF,
     VERDICT_NOT_ENOUGH,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import InputError
-from workbench.suites import load_suite
+from workbench.suites.loader import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

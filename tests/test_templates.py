@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import main
+from workbench.cli.main import main
 from workbench.errors import InputError
-from workbench.templates import PromptLibrary, Ref
+from workbench.prompts.library import PromptLibrary, Ref
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, SelectionList, Static, Tree
 
-from tests.fakeserver import FakeServer
 from tests.tui_data import BIG_RUN_ID, KEY_ENV, RUN_ID, big_project, fill_store, make_project
-from workbench.store import Store
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServer
 from workbench.tui.app import SECTIONS, WorkbenchApp
 from workbench.tui.screens.case_detail import CaseDetailScreen
 from workbench.tui.screens.diff import DiffScreen

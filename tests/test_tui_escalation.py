@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 
 from tests.histories import Case, Version, add_run, few_shot, zero_shot
 from tests.test_tui import table_text, text_of, wait_for
-from workbench.store import Store
+from workbench.store.database import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.escalation import EscalationScreen, trend_series
 

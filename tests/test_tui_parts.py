@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.tui_data import ANSWERS, RUN_ID, TICKETS, fill_store, make_project
-from workbench._text import strip_terminal
-from workbench.cli import main
-from workbench.results import load_results
-from workbench.store import Store
+from workbench.analysis.results import load_results
+from workbench.cli.main import main
+from workbench.store.database import Store
+from workbench.text import strip_terminal
 from workbench.tui._diff import against_reference, side_by_side, tokens, word_diff
 from workbench.tui._matrix import SORTS, build_rows, view
 from workbench.tui._render import inert, pass_cell, rate_style

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.fakeserver import FakeServer
 from tests.tui_data import KEY_ENV, make_project
-from workbench.store import Store
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServer
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run import RunScreen
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from workbench.runner import make_plan
-from workbench.store import CellRecord, Store
-from workbench.suites import load_suite
+from workbench.engine.plan import make_plan
+from workbench.store.database import Store
+from workbench.store.records import CellRecord
+from workbench.suites.loader import load_suite
 
 KEY_ENV = "WORKBENCH_TUI_TEST_KEY"
 MODEL = "openai/fake"

@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from workbench import __version__
-from workbench.reports._common import strip_control
+from workbench.text import strip_control
 
 __all__ = ["Markup", "esc", "el", "join", "page", "table", "CSS"]
 

@@ -1,6 +1,6 @@
 """The escalation report in the terminal, in Markdown and in HTML.
 
-Each only formats an :class:`workbench.escalation.EscalationReport`: the verdict first, then
+Each only formats an :class:`workbench.escalation.report.EscalationReport`: the verdict first, then
 every check of the rule with its numbers, the trend over versions, the levers, the cost
 comparison and the training examples — so a reader can see why, not just what.
 """
@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workbench.escalation import (
+from workbench.atomic import atomic_write_text
+from workbench.escalation.report import (
     LEVER_VOTING,
     VERDICT_FINE_TUNE,
     Assessment,
@@ -21,18 +22,13 @@ from workbench.escalation import (
     TrendPoint,
 )
 from workbench.reports import svg
-from workbench.reports._common import (
-    Paint,
-    atomic_write_text,
-    diff_ci,
-    escape_json_controls,
-    one_line,
-)
 from workbench.reports._html import Markup, el, join, page, table
+from workbench.reports.format import Paint, diff_ci
 from workbench.reports.markdown import cell as md_cell
 from workbench.reports.markdown import code as md_code
 from workbench.reports.markdown import details as md_details
 from workbench.reports.markdown import table as md_table
+from workbench.text import escape_json_controls, one_line
 
 MAX_TREND_ROWS = 20  # Markdown: the latest versions; the HTML and JSON have them all
 

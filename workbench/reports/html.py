@@ -21,26 +21,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from workbench._text import tokens
-from workbench.parsing import answer_key
+from workbench.analysis.results import CaseResult, GroupResult, RunResults
+from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff, modal_share_ci
+from workbench.atomic import atomic_write_text
+from workbench.checks.parsing import answer_key
 from workbench.reports import svg
 from workbench.reports._common import (
-    answer_counts,
-    atomic_write_text,
-    diff_ci,
     done_cells,
     first_varying_step,
     iso_utc,
     lowest_tar_step,
-    pass_rate_ci,
-    pct,
     resume_command,
     unstable_cases,
 )
 from workbench.reports._html import Markup, el, join, page, table
-from workbench.results import CaseResult, GroupResult, RunResults
-from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff, modal_share_ci
-from workbench.store import CellRecord
+from workbench.reports.format import answer_counts, diff_ci, pass_rate_ci
+from workbench.store.records import CellRecord
+from workbench.text import pct, tokens
 
 MAX_OUTPUT_CHARS = 4000  # per rerun shown; the JSON report keeps everything
 OPEN_UNSTABLE = 3  # the flakiest cases of each group start expanded

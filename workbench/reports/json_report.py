@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.reports._common import atomic_writer, escape_json_controls, iso_utc
-from workbench.results import CaseResult, GroupResult, RunResults
-from workbench.stats import GroupStats
-from workbench.store import CellRecord
+from workbench.analysis.results import CaseResult, GroupResult, RunResults
+from workbench.analysis.stats import GroupStats
+from workbench.atomic import atomic_writer
+from workbench.reports._common import iso_utc
+from workbench.store.records import CellRecord
+from workbench.text import escape_json_controls
 
 SCHEMA = "workbench.run/1"
 

@@ -18,15 +18,12 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from workbench.reports._common import (
-    answer_distribution,
-    atomic_write_text,
-    done_cells,
-    one_line,
-    resume_command,
-)
-from workbench.results import CaseResult, GroupResult, RunResults, ThresholdCheck
-from workbench.store import CellRecord
+from workbench.analysis.results import CaseResult, GroupResult, RunResults, ThresholdCheck
+from workbench.atomic import atomic_write_text
+from workbench.reports._common import done_cells, resume_command
+from workbench.reports.format import answer_distribution
+from workbench.store.records import CellRecord
+from workbench.text import one_line
 
 # Characters XML 1.0 forbids outright (§2.2 Char), including lone surrogates. ElementTree
 # would write them and produce a file every parser rejects, so they are removed first.

@@ -12,22 +12,18 @@ import os
 import re
 from pathlib import Path
 
+from workbench.analysis.results import CaseResult, GroupResult, RunResults
+from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff
+from workbench.atomic import atomic_write_text
 from workbench.reports._common import (
-    answer_distribution,
-    atomic_write_text,
-    diff_ci,
     done_cells,
     first_varying_step,
     lowest_tar_step,
-    pass_rate_ci,
-    pct,
     resume_command,
-    strip_control,
-    truncate,
     unstable_cases,
 )
-from workbench.results import CaseResult, GroupResult, RunResults
-from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff
+from workbench.reports.format import answer_distribution, diff_ci, pass_rate_ci
+from workbench.text import pct, strip_control, truncate
 
 MAX_UNSTABLE = 20
 MAX_CHARS = 60_000  # under GitHub's 65,536-character limit for a PR comment

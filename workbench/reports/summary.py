@@ -7,19 +7,11 @@ leaves the details to the written reports. Colour is optional so CI logs stay pl
 
 from __future__ import annotations
 
-from workbench.reports._common import (
-    Paint,
-    diff_ci,
-    done_cells,
-    lowest_tar_step,
-    one_line,
-    pass_rate_ci,
-    pct,
-    resume_command,
-    unstable_cases,
-)
-from workbench.results import GroupResult, RunResults
-from workbench.stats import VERDICT_BETTER, VERDICT_WORSE, Comparison, MetricDiff
+from workbench.analysis.results import GroupResult, RunResults
+from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE, Comparison, MetricDiff
+from workbench.reports._common import done_cells, lowest_tar_step, resume_command, unstable_cases
+from workbench.reports.format import Paint, diff_ci, pass_rate_ci
+from workbench.text import one_line, pct
 
 _SHOWN_UNSTABLE = 3
 _NAME = 60  # characters of a variant, model or group name shown

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workbench._text import truncate
 from workbench.reports._html import Markup, el
+from workbench.text import truncate
 
 # Tableau 10: distinct, readable on light and dark backgrounds.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import zip_longest
 
-from workbench._text import tokens
+from workbench.text import tokens
 
 Span = tuple[str, bool]  # (text, changed)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.stats import CaseStats
+from workbench.analysis.stats import CaseStats
 
 SORTS = ("unstable first", "case id", "pass rate ↑", "consistency ↑")
 

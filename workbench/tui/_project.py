@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workbench.escalation import EscalationReport
-    from workbench.results import RunResults
-    from workbench.store import Store
-    from workbench.suites import ModelSpec
-    from workbench.templates import PromptLibrary
+    from workbench.analysis.results import RunResults
+    from workbench.escalation.report import EscalationReport
+    from workbench.prompts.library import PromptLibrary
+    from workbench.store.database import Store
+    from workbench.suites.spec import ModelSpec
 
 
 @dataclass
@@ -59,14 +59,14 @@ class Project:
     def db_path(self) -> Path:
         if self.db is not None:
             return Path(self.db)
-        from workbench.store import default_db_path
+        from workbench.store.database import default_db_path
 
         return default_db_path(self.root)
 
     @property
     def library(self) -> PromptLibrary:
         if self._library is None:
-            from workbench.templates import PromptLibrary
+            from workbench.prompts.library import PromptLibrary
 
             self._library = PromptLibrary(self.prompts_dir)
         return self._library
@@ -83,7 +83,7 @@ class Project:
 
     def open_store(self) -> Store:
         """A new connection (SQLite connections stay in the thread that opened them)."""
-        from workbench.store import Store
+        from workbench.store.database import Store
 
         return Store(self.db_path)
 
@@ -94,7 +94,7 @@ class Project:
         """
         if not self.has_store():
             return None
-        from workbench.results import load_results
+        from workbench.analysis.results import load_results
 
         with self.open_store() as store:
             info = store.run(run_id) if run_id else store.latest_run()
@@ -116,8 +116,10 @@ class Project:
         Call from a worker thread: every stored run of the suite is grouped and measured.
         """
         from workbench.errors import InputError, Problem
-        from workbench.escalation import escalate, load_history, settings_from_suite
-        from workbench.suites import load_suite
+        from workbench.escalation.history import load_history
+        from workbench.escalation.rule import escalate
+        from workbench.escalation.settings import settings_from_suite
+        from workbench.suites.loader import load_suite
 
         suite = load_suite(suite_file)
         missing = InputError(Problem(f"no stored runs of suite '{suite.name}' yet",

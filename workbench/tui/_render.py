@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from workbench._text import one_line, pct, strip_terminal  # noqa: F401 (pct re-exported)
+from workbench.text import one_line, strip_terminal
 
 GOOD = "#2e9e4f"
 FAIR = "#c88a00"

@@ -16,8 +16,9 @@ from textual.containers import HorizontalScroll, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from workbench.text import pct
 from workbench.tui._diff import against_reference
-from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pct
+from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color
 from workbench.tui.styles import STYLES
 from workbench.tui.widgets.side_by_side import spans_text
 
@@ -27,7 +28,7 @@ def reference_output(case) -> str | None:
     modal = case.stats.answers[0][0] if case.stats.answers else None
     outputs = [c for c in case.cells if c.status != "error" and c.output is not None]
     if modal is not None:
-        from workbench.parsing import answer_key
+        from workbench.checks.parsing import answer_key
 
         for cell in outputs:
             if cell.parse_ok and answer_key(cell.answer) == modal:
@@ -36,7 +37,7 @@ def reference_output(case) -> str | None:
 
 
 def case_header(group, case) -> Text:
-    from workbench.reports._common import answer_counts
+    from workbench.reports.format import answer_counts
 
     st = case.stats
     out = inert(case.case_id, style="bold")
@@ -72,7 +73,7 @@ def case_header(group, case) -> Text:
 
 def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
     """(title, body, failed) for one rerun's column."""
-    from workbench.reports._common import NO_ANSWER
+    from workbench.reports.format import NO_ANSWER
 
     title = Text(f"#{cell.rerun} ")
     if cell.status == "error":

@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from workbench._text import one_line, strip_terminal
+from workbench.text import one_line, strip_terminal
 from workbench.tui._render import MUTED, inert
 from workbench.tui.screens.base import RunViewScreen
 from workbench.tui.styles import STYLES

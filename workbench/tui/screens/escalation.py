@@ -1,6 +1,6 @@
 """Escalation: should this suite's prompt be fine-tuned, or is there something cheaper to try?
 
-The screen shows :class:`workbench.escalation.EscalationReport` for a suite file — the same
+The screen shows :class:`workbench.escalation.report.EscalationReport` for a suite file — the same
 object ``workbench escalate`` prints — as a verdict, the trend over prompt versions (a chart
 and a table), the checks of the rule, the cheap levers, the cost comparison and the count of
 training examples. The report is built in a worker: it groups every stored run of the suite.
@@ -32,7 +32,7 @@ _SERIES = (("pass rate", "blue"), ("consistency", "orange"), ("pass^k", "green")
 
 def verdict_text(report, model_index: int) -> Text:
     """The verdict of every model (the shown one first in bold), and the shown one's headline."""
-    from workbench.escalation import VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET
+    from workbench.escalation.report import VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET
 
     out = inert(report.suite, style="bold")
     out.append(f"  {len(report.runs)} run(s) · target {report.settings.target:.2f} "

@@ -1,6 +1,6 @@
 """Results: per-variant summary, the comparison verdicts, and the variants × cases matrix.
 
-Everything shown is read from :class:`workbench.results.RunResults` (the object the reports
+Everything shown is read from :class:`workbench.analysis.results.RunResults` (the object the reports
 read), so the numbers match the terminal summary and the JSON report. The matrix is one
 DataTable (it renders only the visible rows), filled from plain rows that
 :mod:`workbench.tui._matrix` filters and sorts.
@@ -17,8 +17,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
+from workbench.text import pct
 from workbench.tui._matrix import SORTS, MatrixRow, build_rows, view
-from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell, pct
+from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell
 from workbench.tui.screens.base import RunViewScreen
 from workbench.tui.styles import STYLES
 
@@ -47,8 +48,8 @@ def group_row(group) -> list[Text]:
 
 def verdict_text(comparisons) -> Text:
     """One line per compared pair: B vs A, the paired differences and the verdicts."""
-    from workbench.reports._common import diff_ci
-    from workbench.stats import VERDICT_BETTER, VERDICT_WORSE
+    from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE
+    from workbench.reports.format import diff_ci
 
     out = Text()
     if not comparisons:

@@ -1,6 +1,6 @@
 """Run: start or resume a run in a worker thread and watch its cells fill in.
 
-The run goes through the same library calls as ``workbench run`` (:mod:`workbench.runs`):
+The run goes through the same library calls as ``workbench run`` (:mod:`workbench.engine.session`):
 same validation, same checks, same store, one commit per cell. It runs on its own thread
 with its own event loop and SQLite connection and reports back with messages, so the UI
 keeps responding; litellm is first imported there, when the first call is made.
@@ -99,7 +99,7 @@ class RunScreen(SectionScreen):
         self.run_id: str | None = None
         self.suite_name = ""
         self.status = "idle"
-        self.progress = None  # workbench.runner.Progress while a run is shown
+        self.progress = None  # workbench.engine.Progress while a run is shown
         self.live = False
         self.cells_seen = 0  # cells that arrived during the current live run
         self._groups: dict[tuple[str, str], str] = {}
@@ -151,7 +151,7 @@ class RunScreen(SectionScreen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _execute(self, request: RunRequest, control: _Control) -> None:
-        from workbench.runs import close_run, execute, resume_run, start_new_run
+        from workbench.engine.session import close_run, execute, resume_run, start_new_run
 
         store = self.project.open_store()
         try:
@@ -241,7 +241,7 @@ class RunScreen(SectionScreen):
     @work(thread=True, exclusive=True, group="show", exit_on_error=False)
     def show_stored(self, run_id: str | None) -> None:
         """Show a stored run (by default the newest) while nothing is running."""
-        from workbench.runner import Plan
+        from workbench.engine.plan import Plan
 
         if not self.project.has_store():
             return
@@ -255,7 +255,7 @@ class RunScreen(SectionScreen):
     def _show_plan(self, plan, stored: list) -> None:
         """Redraw for ``plan``: an empty table and new counters, then the cells stored
         before this view (they count toward totals but not rates)."""
-        from workbench.runner import Progress
+        from workbench.engine.progress import Progress
 
         self._build_table(plan)
         self.progress = Progress(total=plan.total_cells)

@@ -98,7 +98,8 @@ class SuitesScreen(SectionScreen):
             self.show_suite(Path(event.option.id))
 
     def show_suite(self, path: Path) -> None:
-        from workbench.suites import DEFAULT_MODEL, load_suite
+        from workbench.suites.loader import load_suite
+        from workbench.suites.spec import DEFAULT_MODEL
 
         self.suite_path = path
         self.app.selected_suite = path
@@ -185,7 +186,7 @@ class SuitesScreen(SectionScreen):
 
     def check(self, request: RunRequest) -> bool:
         """Validate the picks as the run would; show every problem and return False if any."""
-        from workbench.suites import load_suite
+        from workbench.suites.loader import load_suite
 
         problems = self.query_one("#suite-problems", Static)
         problems.remove_class("shown")

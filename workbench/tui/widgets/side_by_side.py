@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from workbench._text import strip_terminal
+from workbench.text import strip_terminal
 from workbench.tui._diff import DiffRow, Span
 
 DELETED = "#101010 on #f2b8b5"  # explicit fg and bg: readable on light and dark themes

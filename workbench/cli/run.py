@@ -7,13 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from workbench._progress import ProgressDisplay
+from workbench.analysis.results import RunResults, load_results
+from workbench.cli.progress import ProgressDisplay
+from workbench.config.paths import find_project_root
+from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_new_run
 from workbench.errors import InputError
-from workbench.results import RunResults, load_results
-from workbench.runs import PreparedRun, close_run, execute, resume_run, start_new_run
-from workbench.store import Store, default_db_path
-from workbench.suites import find_project_root
-from workbench.templates import PromptLibrary
+from workbench.prompts.library import PromptLibrary
+from workbench.store.database import Store, default_db_path
 
 
 def store_path(args: argparse.Namespace) -> Path:

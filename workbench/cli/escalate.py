@@ -9,18 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.cli.run import store_path
+from workbench.config.paths import find_project_root
 from workbench.errors import InputError, Problem, display_path
-from workbench.escalation import (
-    EscalationSettings,
-    History,
-    best_point,
-    escalate,
-    load_history,
-    settings_from_suite,
-)
-from workbench.run_command import store_path
-from workbench.store import Store
-from workbench.suites import Suite, find_project_root, load_suite
+from workbench.escalation.history import History, load_history
+from workbench.escalation.rule import best_point, escalate
+from workbench.escalation.settings import EscalationSettings, settings_from_suite
+from workbench.store.database import Store
+from workbench.suites.loader import Suite, load_suite
 
 
 @dataclass
@@ -98,7 +94,7 @@ def _stored_cells(store: Store, run_id: str, model: str | None, name: str, versi
                   ) -> dict[str, list]:
     """A run's cells of one prompt version on one model, by case, in rerun order (a chain's
     exported input is its final step as a stored rerun sent it)."""
-    from workbench.runner import Plan
+    from workbench.engine.plan import Plan
 
     plan = Plan.from_dict(store.run(run_id).plan)
     refs = {v.ref for v in plan.variants if (v.name, v.version) == (name, version)}
@@ -110,7 +106,7 @@ def _stored_cells(store: Store, run_id: str, model: str | None, name: str, versi
 
 
 def export_from_cli(args: argparse.Namespace) -> int:
-    from workbench.finetune import (
+    from workbench.finetune.export import (
         build_examples,
         check_example,
         holdout_path,
@@ -118,7 +114,8 @@ def export_from_cli(args: argparse.Namespace) -> int:
         validate_jsonl,
         write_jsonl,
     )
-    from workbench.templates import PromptLibrary, parse_version_text
+    from workbench.prompts.library import PromptLibrary
+    from workbench.prompts.version import parse_version_text
 
     if args.holdout is not None and not 0.0 <= args.holdout < 1.0:
         raise InputError("--holdout is the held-out fraction: at least 0 and below 1 "

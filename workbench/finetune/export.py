@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.atomic import atomic_write_text
 from workbench.errors import Problem, display_path
-from workbench.reports._common import atomic_write_text
-from workbench.store import CellRecord
-from workbench.templates import PromptVersion
+from workbench.prompts.version import PromptVersion
+from workbench.store.records import CellRecord
 
 ROLES = ("system", "user", "assistant")
 

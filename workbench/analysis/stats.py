@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from itertools import combinations
 from typing import Any
 
-from workbench.similarity import lexical_similarity
+from workbench.checks.similarity import lexical_similarity
 
 __all__ = [
     "Z95",

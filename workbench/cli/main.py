@@ -30,7 +30,7 @@ def _project(args: argparse.Namespace) -> Path:
 
 
 def _library(args: argparse.Namespace):
-    from workbench.templates import PromptLibrary
+    from workbench.prompts.library import PromptLibrary
 
     return PromptLibrary(_project(args) / "prompts")
 
@@ -90,8 +90,8 @@ def cmd_prompts_show(args: argparse.Namespace) -> int:
 
 def _show_stored(args: argparse.Namespace) -> int:
     """The text a stored run used, even if the file was edited by hand since."""
-    from workbench.store import Store, default_db_path
-    from workbench.templates import Ref
+    from workbench.prompts.library import Ref
+    from workbench.store.database import Store, default_db_path
 
     try:
         ref = Ref.parse(args.ref)
@@ -161,7 +161,7 @@ def cmd_prompts_label(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workbench.suites import load_suite, summary_line
+    from workbench.suites.loader import load_suite, summary_line
 
     suite = load_suite(Path(args.suite))
     print(summary_line(suite))
@@ -169,15 +169,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.run_command import run_from_cli
+    from workbench.cli.run import run_from_cli
 
     return run_from_cli(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.analysis.results import load_results
+    from workbench.cli.run import open_store, write_reports
     from workbench.reports import render_summary
-    from workbench.results import load_results
-    from workbench.run_command import open_store, write_reports
 
     with open_store(args) as store:
         results = load_results(store, args.run)
@@ -188,9 +188,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from workbench.analysis.results import compare_runs, load_results
+    from workbench.cli.run import open_store
     from workbench.reports import render_comparisons
-    from workbench.results import compare_runs, load_results
-    from workbench.run_command import open_store
 
     with open_store(args) as store:
         a = load_results(store, args.run_a)
@@ -212,13 +212,13 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from workbench.escalate_command import escalate_from_cli
+    from workbench.cli.escalate import escalate_from_cli
 
     return escalate_from_cli(args)
 
 
 def cmd_export_finetune(args: argparse.Namespace) -> int:
-    from workbench.escalate_command import export_from_cli
+    from workbench.cli.escalate import export_from_cli
 
     return export_from_cli(args)
 

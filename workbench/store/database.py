@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import InputError, Problem, display_path
 from workbench.redaction import known_secrets, redact, redact_optional
+from workbench.store.records import CellRecord, RunInfo
 
 DEFAULT_DB = Path(".workbench") / "workbench.db"
 SCHEMA_VERSION = 1
@@ -69,58 +68,6 @@ CREATE TABLE IF NOT EXISTS cells (
     PRIMARY KEY (run_id, variant, model, case_id, rerun)
 );
 """
-
-
-@dataclass
-class CellRecord:
-    """One finished cell: one rerun of one case through one variant on one model."""
-
-    run_id: str
-    variant: str
-    model: str
-    case_id: str
-    rerun: int
-    status: str
-    output: str | None
-    answer: Any
-    parse_ok: bool
-    passed: bool
-    assertions: list[dict[str, Any]]
-    steps: list[dict[str, Any]]
-    latency_ms: float
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-    error: str | None
-    attempts: int
-    seed: int | None
-    prompt_hash: str
-    started: float
-    finished: float
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.variant, self.model, self.case_id, self.rerun)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class RunInfo:
-    id: str
-    suite: str
-    suite_path: str
-    created: float
-    finished: float | None
-    status: str
-    total_cells: int
-    plan: dict[str, Any] = field(repr=False)
-
-
-def new_run_id() -> str:
-    """Sortable and readable: when it started, plus a few random characters."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 class Store:

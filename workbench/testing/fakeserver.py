@@ -17,11 +17,12 @@ Three ways to use it:
       with FakeServerProcess(latency=0.2, faults={"429": 0.1}) as srv:
           ...  # srv.base_url, srv.stats(), srv.configure(...), srv.reset()
 
-  or from a shell: ``python -m tests.fakeserver --port 0 --latency 0.2 --faults 429=0.2``
+  or from a shell:
+``python -m workbench.testing.fakeserver --port 0 --latency 0.2 --faults 429=0.2``
   prints exactly one line ``listening http://127.0.0.1:PORT/v1`` and serves until
   SIGTERM/SIGINT.
 
-* The ``fake_server`` pytest fixture (``tests/conftest.py``) yields a started FakeServer.
+* The ``fake_server`` pytest fixture (the tests' ``conftest.py``) yields a started FakeServer.
 
 Scripting a request — directives in the *last user message* (all are stripped from the echo):
 
@@ -67,7 +68,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import re
 import select
@@ -79,7 +79,6 @@ import time
 import urllib.request
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -673,7 +672,6 @@ class FakeServer:
 
 # --------------------------------------------------------------------------- subprocess server
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _http_json(url: str, payload: dict[str, Any] | None = None) -> Any:
@@ -689,7 +687,7 @@ def _http_json(url: str, payload: dict[str, Any] | None = None) -> Any:
 
 
 class FakeServerProcess:
-    """Runs ``python -m tests.fakeserver`` as a subprocess (its own core, for benchmarks).
+    """Runs ``python -m workbench.testing.fakeserver`` in a subprocess (its own core, for bench).
 
     Same control surface as FakeServer (stats/requests/reset/configure) over the admin API.
     """
@@ -723,12 +721,8 @@ class FakeServerProcess:
 
     def start(self) -> FakeServerProcess:
         """Spawn the server and wait for its ``listening`` line."""
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakeserver", *self.args],
-            cwd=_REPO_ROOT,
-            env=env,
+            [sys.executable, "-m", "workbench.testing.fakeserver", *self.args],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -801,9 +795,10 @@ async def _serve_forever(config: ServerConfig, host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: ``python -m tests.fakeserver --port 0 --latency 0.2``."""
+    """CLI entry point: ``python -m workbench.testing.fakeserver --port 0 --latency 0.2``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fakeserver", description="Fake OpenAI-compatible chat server."
+        prog="python -m workbench.testing.fakeserver",
+        description="Fake OpenAI-compatible chat server.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from workbench import _assertion_checks as checks
+from workbench.checks import _checks as checks
 
 __all__ = [
     "TYPES",

@@ -6,9 +6,9 @@ import sys
 import time
 from typing import TextIO
 
-from workbench._text import terminal_line
-from workbench.runner import Progress
-from workbench.store import CellRecord
+from workbench.engine.progress import Progress
+from workbench.store.records import CellRecord
+from workbench.text import terminal_line
 
 
 class ProgressDisplay:

@@ -14,11 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import InputError, Problem
-from workbench.runner import Plan, Progress, Runner, load_plan_variants, make_plan, start_run
-from workbench.store import CellRecord, Store
-from workbench.suites import ModelSpec, find_project_root, load_suite
-from workbench.templates import PromptLibrary, PromptVersion
+from workbench.config.paths import find_project_root
+from workbench.engine.plan import Plan, load_plan_variants, make_plan
+from workbench.engine.progress import Progress
+from workbench.engine.runner import Runner
+from workbench.errors import InputError, Problem, display_path
+from workbench.prompts.library import PromptLibrary
+from workbench.prompts.version import PromptVersion
+from workbench.store.database import Store
+from workbench.store.records import CellRecord, new_run_id
+from workbench.suites.loader import Suite, load_suite
+from workbench.suites.spec import ModelSpec
 
 
 @dataclass
@@ -119,3 +125,16 @@ def close_run(store: Store, prepared: PreparedRun) -> str:
     status = "finished" if complete else "interrupted"
     store.set_status(prepared.run_id, status)
     return status
+
+
+def start_run(suite: Suite, store: Store, plan: Plan) -> str:
+    """Record a new run and the prompt versions it uses; returns the run id."""
+    for variant in suite.variants:
+        store.check_prompt_version(variant.name, variant.version, variant.hash,
+                                   display_path(variant.path))
+    run_id = new_run_id()
+    store.create_run(run_id, plan.suite, plan.suite_path, plan.to_dict(), plan.total_cells)
+    for variant in suite.variants:
+        store.record_prompt_version(variant.name, variant.version, variant.hash, variant.text,
+                                    run_id)
+    return run_id

@@ -63,3 +63,18 @@ def tokens(text: str) -> list[str]:
 
     The unit of the word-level diffs in the HTML report and the TUI."""
     return _TOKEN.findall(text)
+
+
+# json.dumps escapes C0 controls but writes DEL, the C1 controls (0x9b is an 8-bit CSI) and
+# bidi overrides raw; `cat report.json` must not drive a terminal, so those become \uXXXX.
+_RAW_JSON_CONTROLS = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_json_controls(json_text: str) -> str:
+    """JSON text from ``json`` (``ensure_ascii=False``) with the terminal-driving characters it
+    leaves raw written as ``\\uXXXX`` escapes: same JSON value, safe to ``cat``.
+
+    Those characters can only occur inside JSON strings, so any piece of the text that does
+    not split a character (e.g. one chunk of ``iterencode``) can be escaped on its own.
+    """
+    return _RAW_JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)

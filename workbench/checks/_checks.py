@@ -1,4 +1,4 @@
-"""The checks behind each assertion type (private to :mod:`workbench.assertions`).
+"""The checks behind each assertion type (private to :mod:`workbench.checks.assertions`).
 
 Each checker gets the validated spec, the cell's output and the context, and returns an
 :class:`Outcome` with negation already applied, so every reason reads naturally for the
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
-from workbench.similarity import lexical_similarity
+from workbench.checks.similarity import lexical_similarity
 
 if TYPE_CHECKING:
-    from workbench.assertions import AssertionSpec, Context, Output
+    from workbench.checks.assertions import AssertionSpec, Context, Output
 
 
 class CannotCheck(Exception):

@@ -11,10 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.parsing import answer_key
-from workbench.runner import Plan
-from workbench.stats import CaseStats, Comparison, GroupStats, Rerun, compare, group_stats
-from workbench.store import CellRecord, RunInfo, Store
+from workbench.analysis.stats import (
+    CaseStats,
+    Comparison,
+    GroupStats,
+    Rerun,
+    compare,
+    group_stats,
+)
+from workbench.checks.parsing import answer_key
+from workbench.engine.plan import Plan
+from workbench.store.database import Store
+from workbench.store.records import CellRecord, RunInfo
 
 # Enough for stable 95% percentile intervals (Efron & Tibshirani suggest >= 1000) while
 # keeping a report of a few hundred cases quick to load; the t interval decides verdicts.

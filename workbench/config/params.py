@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from workbench._yaml import Loc, Located
+from workbench.config.yaml import Loc, Located
 from workbench.errors import Problem
 from workbench.redaction import no_credentials
 

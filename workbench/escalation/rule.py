@@ -10,7 +10,7 @@ the best version (highest pass^k, then pass rate, then consistency):
    rerun should give the same text; TARr < 1 there is the serving stack, which neither a
    prompt nor fine-tuning fixes);
 3. **plateau**: none of the last few versions brought a detectable improvement over the best
-   version before it (paired comparison on shared cases, :func:`workbench.stats.compare`);
+   version before it (paired comparison on shared cases, :func:`workbench.analysis.stats.compare`);
 4. **cheap levers tried**: temperature 0, few-shot examples and an output-format constraint
    were each tried by some version, and majority voting over the reruns would not close the
    gap;
@@ -28,19 +28,14 @@ lazily for its local cost map, only for models that are not local.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Sequence
 
-from workbench.errors import InputError, Problem, display_path
-from workbench.stats import (
+from workbench.analysis.stats import (
     VERDICT_BETTER,
     VERDICT_WORSE,
     Comparison,
     GroupStats,
     Rerun,
-    _jsonable,
     clustered_mean_ci,
     compare,
     group_stats,
@@ -48,455 +43,36 @@ from workbench.stats import (
     pass_hat_k,
     wilson_interval,
 )
-
-VERDICT_FINE_TUNE = "fine-tune"
-VERDICT_MEETS_TARGET = "meets target"
-VERDICT_INCONCLUSIVE = "inconclusive"
-VERDICT_SERVING = "fix serving first"
-VERDICT_KEEP_ITERATING = "keep iterating"
-VERDICT_TRY_LEVERS = "try cheap levers first"
-VERDICT_COLLECT = "collect examples first"
+from workbench.errors import InputError
+from workbench.escalation.history import History, HistoryPoint
+from workbench.escalation.prices import LitellmPrices, Price, PriceBook
+from workbench.escalation.report import (
+    LEVER_FEW_SHOT,
+    LEVER_FORMAT,
+    LEVER_TEMPERATURE,
+    LEVER_VOTING,
+    VERDICT_COLLECT,
+    VERDICT_FINE_TUNE,
+    VERDICT_INCONCLUSIVE,
+    VERDICT_KEEP_ITERATING,
+    VERDICT_MEETS_TARGET,
+    VERDICT_SERVING,
+    VERDICT_TRY_LEVERS,
+    Assessment,
+    Check,
+    CostComparison,
+    EscalationReport,
+    Improvement,
+    Interval,
+    Lever,
+    TrainingExamples,
+    TrendPoint,
+)
+from workbench.escalation.settings import EscalationSettings
 
 MIN_EXAMPLES = 10  # below this, tuners refuse or overfit (OpenAI's minimum is 10)
 GOOD_EXAMPLES = 50  # clear gains are usually reported from 50–100 examples
 VOTE_GAIN = 0.10  # majority voting "closes the gap" with this pass-rate gain and no target
-DEFAULT_TARGET = 0.9
-
-LEVER_TEMPERATURE = "temperature 0"
-LEVER_FEW_SHOT = "few-shot examples"
-LEVER_FORMAT = "output-format constraint"
-LEVER_VOTING = "majority vote over reruns"
-
-
-# --------------------------------------------------------------------------------------------
-# Settings
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per 1,000 tokens."""
-
-    input_per_1k: float
-    output_per_1k: float
-
-    def per_call(self, prompt_tokens: float, completion_tokens: float) -> float:
-        return (prompt_tokens * self.input_per_1k + completion_tokens * self.output_per_1k) / 1000
-
-
-@dataclass(frozen=True)
-class FinetuneSettings:
-    model: str | None = None
-    input_per_1k: float | None = None
-    output_per_1k: float | None = None
-    training_per_1k: float | None = None
-    epochs: int = 3
-
-
-@dataclass(frozen=True)
-class EscalationSettings:
-    """The rule's parameters: the suite's ``escalation`` section, defaults from its thresholds."""
-
-    target: float = DEFAULT_TARGET
-    metric: str = "modal_share"  # or "tar_answer"
-    pass_hat_k: float | None = None
-    k: int | None = None  # default: each version's N
-    pass_rate: float | None = None  # what majority voting must reach to count as a fix
-    plateau: int = 3
-    prices: Mapping[str, Price] = field(default_factory=dict)
-    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
-
-    @property
-    def metric_label(self) -> str:
-        """The consistency metric as reports name it."""
-        return "modal share" if self.metric == "modal_share" else "TARa@N"
-
-
-def settings_from_suite(spec: Any) -> EscalationSettings:
-    """Settings from a validated :class:`workbench.suites.SuiteSpec` (or a stored plan's
-    thresholds when ``spec`` is a plain dict of them)."""
-    if isinstance(spec, Mapping):
-        from workbench.suites import EscalationSpec
-
-        t, esc = spec, EscalationSpec()  # no escalation section: its defaults
-    else:
-        t, esc = spec.thresholds.model_dump(exclude_none=True), spec.escalation
-    default_target = t.get("tar_answer") if esc.metric == "tar_answer" else t.get("consistency")
-    target = esc.target or default_target
-    ft = esc.finetune
-    return EscalationSettings(
-        target=target if target is not None else DEFAULT_TARGET,
-        metric=esc.metric,
-        pass_hat_k=esc.pass_hat_k if esc.pass_hat_k is not None else t.get("pass_hat_k"),
-        k=esc.k if esc.k is not None else t.get("k"),
-        pass_rate=t.get("pass_rate"),
-        plateau=esc.plateau,
-        prices={name: Price(p.input_per_1k, p.output_per_1k) for name, p in esc.prices.items()},
-        finetune=FinetuneSettings(ft.model, ft.input_per_1k, ft.output_per_1k,
-                                  ft.training_per_1k, ft.epochs),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# History
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HistoryPoint:
-    """One prompt version on one model, as measured by the latest run that ran it."""
-
-    prompt: str
-    version: int
-    model: str
-    run_id: str
-    created: float  # when this version × model was first run (orders the trend)
-    kind: str  # zero-shot | few-shot | chain | unknown
-    parse_type: str  # raw | label | regex | json | number
-    format_constrained: bool  # a parse spec other than raw, or a response_format param
-    temperature: float | None  # highest temperature sent; None = provider default
-    reruns: dict[str, list[Rerun]]  # by case id
-    expected: dict[str, Any]  # case id → expected answer (None = none)
-    prompt_tokens: float = 0.0  # mean per cell (every step of a chain)
-    completion_tokens: float = 0.0
-    final_completion_tokens: float = 0.0  # the answering step only
-    short_prompt_ratio: float | None = None  # chars of the fine-tuning input / chars sent
-    cost_per_call: float = 0.0  # observed mean cost per cell
-
-    @property
-    def ref(self) -> str:
-        return f"{self.prompt}@{self.version}"
-
-
-@dataclass
-class History:
-    suite: str
-    runs: list[str]
-    points: list[HistoryPoint]  # chronological
-
-    def models(self) -> list[str]:
-        return list(dict.fromkeys(p.model for p in self.points))
-
-
-def _temperature(cells: Sequence[Any]) -> float | None:
-    temps: list[float | None] = []
-    for cell in cells:
-        for step in cell.steps:
-            params = step.get("params") or {}
-            value = params.get("temperature")
-            temps.append(float(value) if isinstance(value, (int, float)) else None)
-    if not temps or any(t is None for t in temps):
-        return None
-    return max(t for t in temps if t is not None)
-
-
-def _format_param(cells: Sequence[Any]) -> bool:
-    return any("response_format" in (step.get("params") or {})
-               for cell in cells[:1] for step in cell.steps)
-
-
-def _chars(messages: Sequence[Mapping[str, Any]]) -> int:
-    return sum(len(str(m.get("content", ""))) for m in messages)
-
-
-def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
-    """Characters of the fine-tuning input over characters sent, over one rerun per case."""
-    from workbench.finetune import prompt_messages
-
-    sent = short = 0
-    for case in cases:
-        if not case.cells or not case.cells[0].steps:
-            continue
-        try:
-            messages = prompt_messages(prompt, case.vars, case.cells)
-        except InputError:
-            continue
-        if messages is None:
-            continue
-        sent += sum(_chars(step.get("messages") or []) for step in case.cells[0].steps)
-        short += _chars(messages)
-    return short / sent if sent else None
-
-
-def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> History:
-    """Every prompt version × model the suite's stored runs measured (the latest run of each
-    counts; the trend follows when each was first run). ``runs`` is ``store.runs(suite)`` if
-    the caller has already read it. Raises :class:`InputError` when the suite has no runs
-    with results."""
-    from workbench.results import load_results
-
-    runs = store.runs(suite) if runs is None else runs
-    if not runs:
-        raise InputError(Problem(f"no stored runs of suite '{suite}'",
-                                 display_path(store.path),
-                                 hint="run it first: workbench run suites/<file>.yaml"))
-    points: dict[tuple[str, int, str], HistoryPoint] = {}
-    # When each version × model was first run (created, group order, run position): the
-    # trend's order. The run position settles runs created at the same instant as before.
-    first_seen: dict[tuple[str, int, str], tuple[float, int, int]] = {}
-    used: list[str] = []
-    prompts: dict[tuple[str, int], Any] = {}
-    # Newest run first, and within a run its last group first: the first time a version ×
-    # model comes up is the measurement that counts, so each point is built once; every
-    # later (older) sighting only moves its first-seen time back.
-    for position in range(len(runs) - 1, -1, -1):
-        run = runs[position]
-        results = load_results(store, run.id, comparisons=False)
-        if results.groups:
-            used.append(run.id)
-        variants = {v.ref: v for v in results.plan.variants}
-        expected = {c.id: c.expected for c in results.plan.cases}
-        for order in range(len(results.groups) - 1, -1, -1):
-            group = results.groups[order]
-            v = variants[group.variant]
-            key = (v.name, v.version, group.model)
-            first_seen[key] = (run.created, order, position)
-            if key not in points:
-                points[key] = _history_point(store, run.id, v, group, expected, prompts)
-    if not points:
-        raise InputError(Problem(f"the runs of suite '{suite}' have no results yet",
-                                 display_path(store.path),
-                                 hint="finish one: workbench run SUITE --resume RUN"))
-    for key, point in points.items():
-        point.created = first_seen[key][0]
-    ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])
-    return History(suite=suite, runs=used[::-1], points=ordered)
-
-
-def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mapping[str, Any],
-                   prompts: dict[tuple[str, int], Any]) -> HistoryPoint:
-    """One stored group (a prompt version on a model, in one run) as a history point; its
-    ``created`` is set by the caller. ``prompts`` caches the parsed stored prompt texts."""
-    from workbench.results import reruns_by_case
-    from workbench.templates import parse_version_text
-
-    if (v.name, v.version) not in prompts:
-        text = store.stored_prompt_text(v.name, v.version)
-        try:
-            prompts[(v.name, v.version)] = (
-                parse_version_text(text, Path(v.path), v.name, v.version)
-                if text is not None else None)
-        except InputError:
-            prompts[(v.name, v.version)] = None
-    prompt = prompts[(v.name, v.version)]
-    cells = [c for case in group.cases for c in case.cells]
-    done = [c for c in cells if c.status == "ok"]
-    n_cells = len(cells) or 1
-    final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
-    return HistoryPoint(
-        prompt=v.name,
-        version=v.version,
-        model=group.model,
-        run_id=run_id,
-        created=0.0,
-        kind=prompt.spec.kind if prompt else "unknown",
-        parse_type=prompt.spec.parse.type if prompt else "raw",
-        format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
-        or _format_param(cells),
-        temperature=_temperature(cells),
-        reruns=reruns_by_case(group),
-        expected={case.case_id: expected.get(case.case_id) for case in group.cases},
-        prompt_tokens=group.prompt_tokens / n_cells,
-        completion_tokens=group.completion_tokens / n_cells,
-        final_completion_tokens=(sum(final_tokens) / len(final_tokens)
-                                 if final_tokens else 0.0),
-        short_prompt_ratio=(_short_prompt_ratio(prompt, group.cases)
-                            if prompt else None),
-        cost_per_call=group.cost / n_cells,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Prices
-# --------------------------------------------------------------------------------------------
-
-
-class PriceBook(Protocol):
-    def price(self, model: str) -> Price | None: ...
-
-    def finetuned_model(self, model: str) -> str | None: ...
-
-
-class LitellmPrices:
-    """Prices from litellm's bundled cost map (read locally, never fetched). Local models
-    (``local/…``) have no price, and litellm is not even imported for them."""
-
-    def _litellm(self) -> Any:
-        from workbench.models.gateway import litellm_module
-
-        return litellm_module()
-
-    def price(self, model: str) -> Price | None:
-        if model.startswith("local/"):
-            return None
-        from workbench.models.gateway import has_placeholder_price
-
-        if has_placeholder_price(model):  # a run in this process priced it at zero
-            return None
-        try:
-            info = self._litellm().get_model_info(model)
-        except Exception:  # litellm raises a plain Exception for unmapped models
-            return None
-        inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
-        if not isinstance(inp, (int, float)) or not isinstance(out, (int, float)):
-            return None
-        return Price(inp * 1000, out * 1000)
-
-    def finetuned_model(self, model: str) -> str | None:
-        """litellm's entry for a fine-tuned ``model`` (``ft:gpt-4o-mini-2024-07-18`` for
-        ``openai/gpt-4o-mini``): the newest ``ft:<name>`` snapshot it knows."""
-        if model.startswith("local/"):
-            return None
-        base = model.split("/", 1)[-1]
-        keys = self._litellm().model_cost.keys()
-        matches = sorted(k for k in keys if k == f"ft:{base}" or k.startswith(f"ft:{base}-"))
-        return matches[-1] if matches else None
-
-
-# --------------------------------------------------------------------------------------------
-# The report
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interval:
-    value: float
-    ci: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """One version's numbers, for the trend table and chart."""
-
-    ref: str
-    prompt: str
-    version: int
-    model: str
-    run_id: str
-    kind: str
-    temperature: float | None
-    n_cases: int
-    reruns: int
-    k: int
-    pass_rate: Interval
-    consistency: Interval  # the settings' metric
-    modal_share: float
-    tar_answer: float
-    tar_raw: float
-    pass_hat_k: Interval
-    vote_pass_rate: float  # majority vote over the reruns of each case
-    tokens_per_call: float
-
-
-@dataclass(frozen=True)
-class Check:
-    """One condition of the rule; ``ok`` True supports fine-tuning."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Lever:
-    name: str
-    tried: bool
-    blocks: bool  # untried (or, for voting, would close the gap): try it before fine-tuning
-    detail: str
-
-
-@dataclass(frozen=True)
-class Improvement:
-    """A version against the best version before it, paired over shared cases."""
-
-    ref: str
-    baseline: str
-    n_shared: int
-    pass_rate_diff: float | None
-    pass_rate_ci: tuple[float, float] | None
-    pass_rate_verdict: str
-    consistency_diff: float | None
-    consistency_ci: tuple[float, float] | None
-    consistency_verdict: str
-    improved: bool
-
-
-@dataclass(frozen=True)
-class CostComparison:
-    """Per 1,000 calls: the best prompt now vs a fine-tuned model with a short prompt."""
-
-    model: str
-    prompt_tokens: float  # per call of the best prompt as run (all steps of a chain)
-    completion_tokens: float
-    short_prompt_tokens: float | None  # estimate: without few-shot examples (chain: last step)
-    short_completion_tokens: float
-    price: Price | None
-    price_source: str
-    per_1k_calls_now: float | None
-    observed_per_1k_calls: float  # from the stored cells' costs
-    finetuned_model: str | None
-    finetuned_price: Price | None
-    finetuned_price_source: str
-    per_1k_calls_finetuned: float | None
-    training_tokens: float | None  # examples × tokens per example × epochs
-    training_cost: float | None
-    epochs: int
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TrainingExamples:
-    with_expected: int  # cases with an expected answer (what export-finetune writes)
-    from_passing_reruns: int  # cases without one whose best-version reruns passed
-    passing_reruns: int  # passing reruns of the best version (distinct outputs)
-    usable: int
-    level: str  # "too few" | "enough to start" | "good"
-    guidance: str
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """The rule applied to one model's history."""
-
-    model: str
-    verdict: str
-    headline: str
-    reasons: tuple[str, ...]
-    best: str
-    checks: tuple[Check, ...]
-    levers: tuple[Lever, ...]
-    improvements: tuple[Improvement, ...]
-    trend: tuple[TrendPoint, ...]
-    serving: str
-    sensitivity: float | None  # share of shared cases whose modal answer changed across versions
-    sensitivity_detail: str
-    cost: CostComparison
-    examples: TrainingExamples
-    precision_advice: str
-
-    @property
-    def fine_tune(self) -> bool:
-        return self.verdict == VERDICT_FINE_TUNE
-
-
-@dataclass(frozen=True)
-class EscalationReport:
-    suite: str
-    runs: tuple[str, ...]
-    settings: EscalationSettings
-    assessments: tuple[Assessment, ...]  # one per model
-
-    @property
-    def verdict(self) -> str:
-        """The single model's verdict; with several models, each has its own."""
-        verdicts = {a.verdict for a in self.assessments}
-        return verdicts.pop() if len(verdicts) == 1 else "per model"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = _jsonable(self)
-        d["schema"] = "workbench.escalation/1"
-        d["verdict"] = self.verdict
-        return d
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,7 +167,7 @@ def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
                   ) -> list[Improvement]:
     """Each of the last ``window - 1`` versions against the best version before it."""
-    from workbench.results import BOOTSTRAP_RESAMPLES  # lazily, as in load_history
+    from workbench.analysis.results import BOOTSTRAP_RESAMPLES
 
     out: list[Improvement] = []
     start = max(1, len(points) - window + 1)
@@ -613,7 +189,7 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
 
 def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: int) -> Check:
     # Lazily: _common imports workbench.results (and pydantic with it).
-    from workbench.reports._common import interval, signed
+    from workbench.reports.format import interval, signed
 
     if n_points < window:
         return Check("plateau", False,
@@ -892,33 +468,3 @@ def best_point(history: History, settings: EscalationSettings | None = None,
     return max(points, key=lambda p: _rank(_trend_point(p, settings)[0]))
 
 
-__all__ = [
-    "Assessment",
-    "Check",
-    "CostComparison",
-    "EscalationReport",
-    "EscalationSettings",
-    "FinetuneSettings",
-    "History",
-    "HistoryPoint",
-    "Improvement",
-    "Interval",
-    "Lever",
-    "LitellmPrices",
-    "Price",
-    "PriceBook",
-    "TrainingExamples",
-    "TrendPoint",
-    "VERDICT_COLLECT",
-    "VERDICT_FINE_TUNE",
-    "VERDICT_INCONCLUSIVE",
-    "VERDICT_KEEP_ITERATING",
-    "VERDICT_MEETS_TARGET",
-    "VERDICT_SERVING",
-    "VERDICT_TRY_LEVERS",
-    "best_point",
-    "escalate",
-    "load_history",
-    "settings_from_suite",
-    "vote_passes",
-]

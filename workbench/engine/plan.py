@@ -1,0 +1,175 @@
+"""The plan: a validated suite frozen into the run matrix (variant × model × case × rerun).
+
+A plan is stored as JSON with its run, so ``--resume`` repeats exactly the same matrix even
+if the suite file changed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+from workbench.errors import InputError, Problem, display_path
+from workbench.prompts.library import PromptLibrary
+from workbench.prompts.version import PromptVersion
+from workbench.store.database import Store
+from workbench.suites.loader import Suite
+
+CellKey = tuple[str, str, str, int]  # variant ref, model name, case id, rerun
+
+
+@dataclass
+class PlanCase:
+    id: str
+    vars: dict[str, Any]
+    expected: Any
+    assertions: list[dict[str, Any]]
+    threshold: float | None
+
+
+@dataclass
+class PlanVariant:
+    ref: str
+    name: str
+    version: int
+    hash: str
+    path: str
+
+
+@dataclass
+class Plan:
+    """The resolved run matrix and settings; stored with the run as JSON."""
+
+    suite: str
+    suite_path: str
+    base_dir: str
+    variants: list[PlanVariant]
+    models: list[dict[str, Any]]
+    groups: list[tuple[str, str]]  # (variant ref, model name) pairs that run
+    cases: list[PlanCase]
+    reruns: int
+    params: dict[str, Any]
+    seed: int
+    concurrency: int
+    timeout: float
+    max_attempts: int
+    judge: str | None
+    thresholds: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        data = dict(data)
+        data["variants"] = [PlanVariant(**v) for v in data["variants"]]
+        data["cases"] = [PlanCase(**c) for c in data["cases"]]
+        data["groups"] = [tuple(g) for g in data["groups"]]
+        return cls(**data)
+
+    def cells(self) -> Iterator[CellKey]:
+        """Every cell, rerun-major, so a partial run has balanced reruns across cases."""
+        for rerun in range(self.reruns):
+            for variant, model in self.groups:
+                for case in self.cases:
+                    yield (variant, model, case.id, rerun)
+
+    def index(self, key: CellKey) -> int | None:
+        """A cell's position in :meth:`cells` order (None if the plan has no such cell)."""
+        variant, model, case_id, rerun = key
+        group = self._group_index.get((variant, model))
+        case = self._case_index.get(case_id)
+        if group is None or case is None or not 0 <= rerun < self.reruns:
+            return None
+        return (rerun * len(self.groups) + group) * len(self.cases) + case
+
+    @cached_property
+    def _group_index(self) -> dict[tuple[str, str], int]:
+        return {tuple(g): i for i, g in enumerate(self.groups)}
+
+    @cached_property
+    def _case_index(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.cases)}
+
+    @property
+    def total_cells(self) -> int:
+        return self.reruns * len(self.groups) * len(self.cases)
+
+
+def make_plan(suite: Suite, *, reruns: int | None = None, concurrency: int | None = None) -> Plan:
+    """Freeze a validated suite (plus CLI overrides) into a plan."""
+    if reruns is not None and reruns < 1:
+        raise InputError("--reruns must be at least 1")
+    if concurrency is not None and concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
+    spec = suite.spec
+    variants = [
+        PlanVariant(v.ref, v.name, v.version, v.hash, display_path(v.path))
+        for v in suite.variants
+    ]
+    models = [m.model_dump() for m in suite.models]
+    groups = [(v.ref, m.name) for v, m in suite.pairs]
+    cases = [
+        PlanCase(
+            c.id,
+            c.vars,
+            c.expected,
+            [a.model_dump(mode="json", exclude_defaults=True) | {"type": a.type}
+             for a in c.assertions],
+            c.threshold,
+        )
+        for c in suite.cases
+    ]
+    return Plan(
+        suite=spec.name,
+        suite_path=display_path(suite.path),
+        base_dir=str(suite.base_dir.resolve()),
+        variants=variants,
+        models=models,
+        groups=groups,
+        cases=cases,
+        reruns=reruns or spec.reruns,
+        params=dict(spec.params),
+        seed=spec.seed,
+        concurrency=concurrency or spec.concurrency,
+        timeout=spec.timeout,
+        max_attempts=spec.max_attempts,
+        judge=spec.judge,
+        thresholds=spec.thresholds.model_dump(exclude_none=True),
+    )
+
+
+def load_plan_variants(
+    plan: Plan, library: PromptLibrary, store: Store
+) -> dict[str, PromptVersion]:
+    """Load each variant's file and refuse any whose content changed since it was used."""
+    loaded: dict[str, PromptVersion] = {}
+    problems: list[Problem] = []
+    for v in plan.variants:
+        try:
+            prompt = library.load(v.name, v.version)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if prompt.hash != v.hash:
+            problems.append(
+                Problem(
+                    f"{v.ref} changed since this run started; resuming would mix two texts",
+                    display_path(prompt.path),
+                    hint=f"restore the file, or save the edit as a new version with "
+                    f"'workbench prompts save {v.name} FILE' and start a new run",
+                )
+            )
+            continue
+        try:
+            store.check_prompt_version(v.name, v.version, prompt.hash, display_path(prompt.path))
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        loaded[v.ref] = prompt
+    if problems:
+        raise InputError(problems)
+    return loaded

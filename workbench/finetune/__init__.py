@@ -1,0 +1,1 @@
+"""Fine-tuning: training data exported from a suite's best prompt version."""
