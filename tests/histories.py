@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.checks.assertions import AssertionResult
 from workbench.engine.plan import Plan, PlanCase, PlanVariant
 from workbench.prompts.version import content_hash, parse_version_text
 from workbench.store.database import Store
-from workbench.store.records import CellRecord
+from workbench.store.records import CellRecord, StepRecord
 
 LABELS = "[billing, shipping, technical, account]"
 
@@ -113,7 +114,8 @@ def _cell(run_id: str, v: Version, model: str, case: Case, rerun: int, answer: s
     return CellRecord(
         run_id=run_id, variant=v.ref, model=model, case_id=case.id, rerun=rerun, status="ok",
         output=raw, answer=answer, parse_ok=answer is not None, passed=passed,
-        assertions=assertions, steps=[json.loads(json.dumps(step))], latency_ms=10.0,
+        assertions=[AssertionResult.from_dict(a) for a in assertions],
+        steps=[StepRecord.from_dict(json.loads(json.dumps(step)))], latency_ms=10.0,
         prompt_tokens=prompt_tokens, completion_tokens=2, cost=0.0, error=None, attempts=1,
         seed=rerun, prompt_hash=content_hash(v.text), started=1.0, finished=2.0,
     )

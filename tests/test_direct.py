@@ -168,12 +168,14 @@ async def test_run_records_match_litellm_transport(tmp_path: Path, fake_server: 
     for transport in ("litellm", "direct"):
         fake_server.reset()
         root = tmp_path / transport
-        suite = make_suite(root, fake_server.base_url, cases, reruns=3, transport=transport)
+        # One call at a time: which rerun gets A and which B follows arrival order.
+        suite = make_suite(root, fake_server.base_url, cases, reruns=3, transport=transport,
+                           concurrency=1)
         with Store(root / "wb.db") as store:
             runner = new_runner(suite, store)
             await runner.run()
             outputs[transport] = sorted(
                 (c.case_id, c.rerun, c.output, c.passed, c.prompt_tokens, c.completion_tokens,
-                 c.seed, c.steps[0]["params"]["seed"]) for c in store.cells(runner.run_id))
+                 c.seed, c.steps[0].params["seed"]) for c in store.cells(runner.run_id))
     assert outputs["direct"] == outputs["litellm"]
     assert len(outputs["direct"]) == 6

@@ -21,7 +21,7 @@ from workbench.finetune.export import (
 from workbench.prompts.library import PromptLibrary
 from workbench.prompts.version import parse_version_text
 from workbench.store.database import Store
-from workbench.store.records import CellRecord
+from workbench.store.records import CellRecord, StepRecord
 
 LABELS = ["billing", "shipping", "technical"]
 SYSTEM = "You route support tickets. One word."
@@ -183,7 +183,8 @@ def _chain_cell(case: str, rerun: int, facts: str, passed: bool) -> CellRecord:
               "raw": facts},
              {"output": "answer", "messages": final, "raw": "3" if passed else "4"}]
     return CellRecord("r", "c@1", "m", case, rerun, "ok", steps[1]["raw"], 3 if passed else 4,
-                      True, passed, [], steps, 1.0, 1, 1, 0.0, None, 1, rerun, "h", 1.0, 2.0)
+                      True, passed, [], [StepRecord.from_dict(s) for s in steps], 1.0, 1, 1, 0.0,
+                      None, 1, rerun, "h", 1.0, 2.0)
 
 
 def test_chain_exports_its_final_step_from_a_passing_rerun(tmp_path: Path) -> None:
@@ -191,7 +192,8 @@ def test_chain_exports_its_final_step_from_a_passing_rerun(tmp_path: Path) -> No
     cells = {"a": [_chain_cell("a", 0, "- wrong fact", False),
                    _chain_cell("a", 1, "- 3 items", True)],
              "b": [CellRecord("r", "c@1", "m", "b", 0, "error", None, None, False, False, [],
-                              [{"output": "facts", "messages": []}], 1.0, 0, 0, 0.0, "boom", 1,
+                              [StepRecord.from_dict({"output": "facts", "messages": []})],
+                              1.0, 0, 0, 0.0, "boom", 1,
                               0, "h", 1.0, 2.0)]}
     examples, skipped = build_examples(
         prompt, [("a", {"note": "n", "question": "q"}, 3), ("b", {}, 5), ("c", {}, None)],

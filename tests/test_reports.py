@@ -9,6 +9,7 @@ things that break naive JSON/XML/Markdown writers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from workbench.analysis.results import RunResults, load_results
+from workbench.checks.assertions import AssertionResult
 from workbench.engine.plan import Plan, PlanCase, PlanVariant
 from workbench.reports import (
     SCHEMA,
@@ -32,7 +34,7 @@ from workbench.reports import (
 )
 from workbench.reports.markdown import cell as md_cell
 from workbench.store.database import Store
-from workbench.store.records import CellRecord
+from workbench.store.records import CellRecord, StepRecord
 
 A = "triage@1"
 B = "triage-chain@1"
@@ -87,8 +89,10 @@ def _cell(variant: str, case: str, rerun: int, expected: str, *, output: str | N
         assertions = [_equals(expected, answer, passed)]
     return CellRecord(
         run_id=RUN_ID, variant=variant, model=MODEL, case_id=case, rerun=rerun, status=status,
-        output=output, answer=answer, parse_ok=parse_ok, passed=passed, assertions=assertions,
-        steps=steps or [{"output": "answer", "raw": output or ""}],
+        output=output, answer=answer, parse_ok=parse_ok, passed=passed,
+        assertions=[AssertionResult.from_dict(a) for a in assertions],
+        steps=[StepRecord.from_dict(s)
+               for s in steps or [{"output": "answer", "raw": output or ""}]],
         latency_ms=100.0, prompt_tokens=10, completion_tokens=5, cost=0.001, error=error,
         attempts=1, seed=42000 + rerun, prompt_hash="h", started=1.0, finished=2.0,
     )
@@ -244,7 +248,7 @@ def test_json_has_no_nan(tmp_path: Path) -> None:
     """A NaN in stored step JSON (json.dumps writes it, json.loads reads it back) must not
     produce invalid JSON: strict parsers (JavaScript, jq) reject ``NaN``."""
     cells = _cells()
-    cells[0].steps[0]["cost"] = math.nan
+    cells[0].steps[0].cost = math.nan
     report = build_json(_store_run(tmp_path / "nan.db", cells))
     text = json.dumps(report, allow_nan=False)  # raises on NaN
     assert _group(json.loads(text), A)["cases"][0]["reruns"][0]["steps"][0]["cost"] is None
@@ -331,7 +335,8 @@ def test_junit_strips_characters_illegal_in_xml(tmp_path: Path) -> None:
     nasty = "bad\x00\x1b[31m\ufffe\uffff\x07end"
     cells = _cells()
     cells[0].output = nasty  # A/c1 rerun 0 (passing: only in JSON, not the failure body)
-    cells[1].assertions[0]["reason"] = f"expected 'billing', got {nasty!s}"
+    cells[1].assertions[0] = dataclasses.replace(
+        cells[1].assertions[0], reason=f"expected 'billing', got {nasty!s}")
     cells[4].error = nasty  # A/c3's errored rerun
     results = _store_run(tmp_path / "nasty.db", cells)
     text = write_junit(results, tmp_path / "j.xml").read_text(encoding="utf-8")

@@ -169,7 +169,7 @@ async def test_every_cell_ends_as_result_or_stored_error(
             assert keys[server_key(msg, cell.seed or 0)] == attempts, cid
             if status == "ok":
                 assert (cell.output, cell.passed, cell.error) == ("yes", True, None), cid
-                assert cell.steps[0]["attempts"] == attempts
+                assert cell.steps[0].attempts == attempts
             else:
                 assert cell.output is None and cell.passed is False, cid
                 assert cell.error
@@ -180,8 +180,8 @@ async def test_every_cell_ends_as_result_or_stored_error(
     assert "HTTP 503" in errors["overloaded"]
     # the failing step keeps its messages and the error, so the report can show both
     step = cells[("bad-request", 0)].steps[0]
-    assert step["messages"][0]["content"] == "[[fail:400]]"
-    assert "HTTP 400" in step["error"] and step["attempts"] == 1
+    assert step.messages[0]["content"] == "[[fail:400]]"
+    assert "HTTP 400" in step.error and step.attempts == 1
 
 
 async def test_missing_api_key_is_a_stored_error_not_a_crash(
@@ -386,12 +386,12 @@ async def test_chain_steps_are_stored_and_a_failing_step_keeps_the_first(
 
     good = cells[("good", 0)]
     assert (good.status, good.output, good.passed, good.attempts) == ("ok", "final", True, 2)
-    assert [s["output"] for s in good.steps] == ["facts", "answer"]
-    assert good.steps[0]["messages"] == [{"role": "user", "content": "[[reply:FACT-42]]"}]
-    assert good.steps[0]["raw"] == "FACT-42"
-    assert good.steps[1]["messages"] == [
+    assert [s.output for s in good.steps] == ["facts", "answer"]
+    assert good.steps[0].messages == [{"role": "user", "content": "[[reply:FACT-42]]"}]
+    assert good.steps[0].raw == "FACT-42"
+    assert good.steps[1].messages == [
         {"role": "user", "content": "Facts: FACT-42 [[reply:final]]"}]
-    assert good.steps[1]["raw"] == "final"
+    assert good.steps[1].raw == "final"
     # step 2's request really carried step 1's output
     sent = [r["body"]["messages"][-1]["content"] for r in fake_server.requests()]
     assert "Facts: FACT-42 [[reply:final]]" in sent
@@ -399,9 +399,9 @@ async def test_chain_steps_are_stored_and_a_failing_step_keeps_the_first(
     bad = cells[("bad", 0)]
     assert (bad.status, bad.output, bad.passed) == ("error", None, False)
     assert len(bad.steps) == 2
-    assert bad.steps[0]["raw"] == "FACT-7" and "error" not in bad.steps[0]
-    assert bad.steps[1]["messages"][0]["content"] == "Facts: FACT-7 [[fail:400]]"
-    assert "HTTP 400" in bad.steps[1]["error"] and "HTTP 400" in (bad.error or "")
+    assert bad.steps[0].raw == "FACT-7" and bad.steps[0].error is None
+    assert bad.steps[1].messages[0]["content"] == "Facts: FACT-7 [[fail:400]]"
+    assert "HTTP 400" in bad.steps[1].error and "HTTP 400" in (bad.error or "")
     assert bad.attempts == 2  # one for each step; the 400 is not retried
 
 
@@ -417,7 +417,7 @@ async def test_judge_defaults_to_the_cell_model_at_its_own_endpoint(
 
     cell = next(store.cells(runner.run_id))
     assert (cell.status, cell.output, cell.passed) == ("ok", "echo: hello", True)
-    assert cell.assertions[0]["reason"] == "judge: PASS (score 1.00): looks right"
+    assert cell.assertions[0].reason == "judge: PASS (score 1.00): looks right"
     judge_call = fake_server.requests()[-1]
     assert judge_call["key"].startswith("Rubric:\n[[reply:PASS looks right]]")
     assert (judge_call["model"], judge_call["temperature"]) == ("fake", 0)

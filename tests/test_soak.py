@@ -96,7 +96,7 @@ async def test_soak_every_cell_is_a_result_or_a_stored_error(
         msg = f"q{int(cell.case_id[1:])} [[reply:ok]]"
         seen = sorted(by_key[server_key(msg, cell.seed or 0)], key=lambda e: e["attempt"])
         assert [e["attempt"] for e in seen] == list(range(1, cell.attempts + 1)), cell.key
-        assert cell.steps[0]["attempts"] == cell.attempts
+        assert cell.steps[0].attempts == cell.attempts
         kinds = [e["outcome"] for e in seen]
         if cell.status == "ok":
             # A result means the last attempt got a 200 and every earlier one a fault.

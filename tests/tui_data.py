@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from workbench.checks.assertions import AssertionResult
 from workbench.engine.plan import make_plan
 from workbench.store.database import Store
 from workbench.store.records import CellRecord
@@ -132,7 +133,8 @@ def _cell(run_id: str, variant: str, case_id: str, rerun: int, answer: str | Non
         run_id=run_id, variant=variant, model=MODEL, case_id=case_id, rerun=rerun,
         status="error" if error else "ok", output=output,
         answer=None if error else answer, parse_ok=not error, passed=passed,
-        assertions=assertions, steps=[], latency_ms=120.0, prompt_tokens=40,
+        assertions=[AssertionResult.from_dict(a) for a in assertions], steps=[],
+        latency_ms=120.0, prompt_tokens=40,
         completion_tokens=2, cost=0.0, error="HTTP 500: server error (out of attempts)"
         if error else None, attempts=1, seed=rerun, prompt_hash=prompt_hash,
         started=start, finished=start + 0.12,

@@ -110,13 +110,12 @@ def to_rerun(cell: CellRecord) -> Rerun:
 
 
 def _step_reruns(cell: CellRecord, index: int) -> Rerun:
-    steps = cell.steps
-    if index >= len(steps) or "raw" not in steps[index]:
+    if index >= len(cell.steps) or not cell.steps[index].replied:
         return Rerun(passed=False, raw=None, answer=None, error=True)
-    step = steps[index]
-    raw = (step.get("raw") or "").strip()
-    if "parse_ok" in step:
-        answer = answer_key(step.get("answer")) if step.get("parse_ok") else None
+    step = cell.steps[index]
+    raw = (step.raw or "").strip()
+    if step.parse_ok is not None:
+        answer = answer_key(step.answer) if step.parse_ok else None
     else:
         answer = raw or None
     return Rerun(passed=cell.passed, raw=raw, answer=answer)
@@ -200,7 +199,7 @@ def load_results(store: Store, run_id: str, *, comparisons: bool = True) -> RunR
         n_steps = max((len(c.steps) for c in all_cells), default=0)
         if n_steps > 1 and variant in step_names:
             for index in range(n_steps):
-                name = next((c.steps[index]["output"] for c in all_cells
+                name = next((c.steps[index].output for c in all_cells
                              if len(c.steps) > index), f"step{index + 1}")
                 step_reruns = {
                     cid: [_step_reruns(c, index) for c in sorted(cells, key=lambda c: c.rerun)]

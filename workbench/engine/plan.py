@@ -15,9 +15,8 @@ from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary
 from workbench.prompts.version import PromptVersion
 from workbench.store.database import Store
+from workbench.store.records import CellKey
 from workbench.suites.loader import Suite
-
-CellKey = tuple[str, str, str, int]  # variant ref, model name, case id, rerun
 
 
 @dataclass

@@ -18,12 +18,12 @@ from typing import Any
 from workbench.checks.assertions import AssertionSpec, Context, Output, cell_passed, evaluate
 from workbench.checks.assertions import expected_assertion as make_expected_assertion
 from workbench.checks.parsing import parse_output
-from workbench.engine.plan import CellKey, Plan
+from workbench.engine.plan import Plan
 from workbench.errors import InputError
 from workbench.models.gateway import CallFailed, Gateway
 from workbench.prompts.version import PromptVersion
 from workbench.store.database import Store
-from workbench.store.records import CellRecord
+from workbench.store.records import CellKey, CellRecord, StepRecord
 
 
 class Runner:
@@ -102,7 +102,7 @@ class Runner:
         model = self.models[model_name]
         case = self.cases[case_id]
         started = time.time()
-        steps: list[dict[str, Any]] = []
+        steps: list[StepRecord] = []
         outputs: dict[str, Any] = {}
         attempts = 0
         seed: int | None = None
@@ -116,10 +116,8 @@ class Runner:
                 seed = self._seed(params, rerun)
                 params["seed"] = seed
                 step_model = step.model or model_name
-                record: dict[str, Any] = {
-                    "output": step.output, "model": step_model, "messages": step.messages,
-                    "params": params,
-                }
+                record = StepRecord(output=step.output, model=step_model,
+                                    messages=step.messages, params=params)
                 steps.append(record)
                 # A step naming another model is reached through litellm's defaults.
                 reply = await self.gateway.complete(
@@ -127,14 +125,16 @@ class Runner:
                     **_routing(model if step_model == model_name else {}))
                 attempts += reply.attempts
                 text = reply.text.strip()
-                record.update(raw=reply.text, latency_ms=reply.latency_ms,
-                              prompt_tokens=reply.prompt_tokens,
-                              completion_tokens=reply.completion_tokens, cost=reply.cost,
-                              attempts=reply.attempts)
+                record.raw = reply.text
+                record.latency_ms = reply.latency_ms
+                record.prompt_tokens = reply.prompt_tokens
+                record.completion_tokens = reply.completion_tokens
+                record.cost = reply.cost
+                record.attempts = reply.attempts
                 value: Any = text
                 if step.parse is not None:
                     parsed_step = parse_output(step.parse, text)
-                    record.update(answer=parsed_step.answer, parse_ok=parsed_step.ok)
+                    record.answer, record.parse_ok = parsed_step.answer, parsed_step.ok
                     if parsed_step.ok:
                         value = parsed_step.answer
                 outputs[step.output] = value
@@ -143,14 +143,14 @@ class Runner:
             attempts += exc.attempts
             error = str(exc)
             if steps:
-                steps[-1].update(error=error, attempts=exc.attempts)
+                steps[-1].error, steps[-1].attempts = error, exc.attempts
         except InputError as exc:  # a template that fails only for this case's values
             error = f"render error: {exc}"
 
-        latency = sum(s.get("latency_ms", 0.0) for s in steps)
-        cost = sum(s.get("cost", 0.0) for s in steps)
-        prompt_tokens = sum(s.get("prompt_tokens", 0) for s in steps)
-        completion_tokens = sum(s.get("completion_tokens", 0) for s in steps)
+        latency = sum(s.latency_ms for s in steps)
+        cost = sum(s.cost for s in steps)
+        prompt_tokens = sum(s.prompt_tokens for s in steps)
+        completion_tokens = sum(s.completion_tokens for s in steps)
         if error is None and raw is not None:
             parsed = parse_output(prompt.spec.parse, raw)
             output = Output(raw=raw, answer=parsed.answer if parsed.ok else None,
@@ -168,7 +168,7 @@ class Runner:
             rerun=rerun, status="error" if error else "ok", output=raw if not error else None,
             answer=parsed.answer if parsed and parsed.ok else None,
             parse_ok=bool(parsed and parsed.ok), passed=passed,
-            assertions=[r.to_dict() for r in results], steps=steps, latency_ms=latency,
+            assertions=results, steps=steps, latency_ms=latency,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost,
             error=error, attempts=attempts, seed=seed, prompt_hash=prompt.hash,
             started=started, finished=time.time(),

@@ -56,8 +56,7 @@ def _temperature(cells: Sequence[Any]) -> float | None:
     temps: list[float | None] = []
     for cell in cells:
         for step in cell.steps:
-            params = step.get("params") or {}
-            value = params.get("temperature")
+            value = step.params.get("temperature")
             temps.append(float(value) if isinstance(value, (int, float)) else None)
     if not temps or any(t is None for t in temps):
         return None
@@ -65,7 +64,7 @@ def _temperature(cells: Sequence[Any]) -> float | None:
 
 
 def _format_param(cells: Sequence[Any]) -> bool:
-    return any("response_format" in (step.get("params") or {})
+    return any("response_format" in step.params
                for cell in cells[:1] for step in cell.steps)
 
 
@@ -87,7 +86,7 @@ def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
             continue
         if messages is None:
             continue
-        sent += sum(_chars(step.get("messages") or []) for step in case.cells[0].steps)
+        sent += sum(_chars(step.messages) for step in case.cells[0].steps)
         short += _chars(messages)
     return short / sent if sent else None
 
@@ -156,7 +155,7 @@ def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mappin
     cells = [c for case in group.cases for c in case.cells]
     done = [c for c in cells if c.status == "ok"]
     n_cells = len(cells) or 1
-    final_tokens = [c.steps[-1].get("completion_tokens", 0) for c in done if c.steps]
+    final_tokens = [c.steps[-1].completion_tokens for c in done if c.steps]
     return HistoryPoint(
         prompt=v.name,
         version=v.version,

@@ -58,12 +58,12 @@ def prompt_messages(
     if not prompt.spec.steps:
         return prompt.render_without_examples(variables)
     final = prompt.step_count() - 1
-    reached = [c for c in cells if len(c.steps) > final and "raw" in c.steps[final]]
+    reached = [c for c in cells if len(c.steps) > final and c.steps[final].replied]
     reached.sort(key=lambda c: (not c.passed, c.rerun))
     if not reached:
         return None
-    return [{"role": m["role"], "content": m["content"]} for m in reached[0].steps[final]
-            ["messages"]]
+    return [{"role": m["role"], "content": m["content"]}
+            for m in reached[0].steps[final].messages]
 
 
 def build_examples(

@@ -239,8 +239,7 @@ def _steps(group: GroupResult) -> Markup:
 def _step_outputs(cell: CellRecord) -> _Steps:
     """(step name, raw output) per step; single-step prompts have one."""
     if len(cell.steps) > 1:
-        return [(str(s.get("output", f"step {i + 1}")),
-                 (s.get("raw") or "").strip() if "raw" in s else None)
+        return [(s.output or f"step {i + 1}", (s.raw or "").strip() if s.replied else None)
                 for i, s in enumerate(cell.steps)]
     return [("output", cell.output)]
 
@@ -265,10 +264,9 @@ def _rerun_box(cell: CellRecord, n: int, steps: _Steps, refs: list[str | None]
         if cell.parse_ok:
             body.append(el("div", "answer: ", el("code", _answer_text(cell.answer)),
                            class_="meta"))
-    failed = [a for a in cell.assertions if not a.get("passed") and a.get("weight", 1) != 0]
+    failed = cell.failed_assertions()
     if failed and cell.status != "error":
-        body.append(el("ul", [el("li", f"{'not-' if a.get('negated') else ''}{a.get('type')}: "
-                                       f"{a.get('reason', '')}") for a in failed],
+        body.append(el("ul", [el("li", f"{a.label}: {a.reason}") for a in failed],
                        class_="meta"))
     body.append(el("div", f"{cell.latency_ms:.0f} ms · {cell.prompt_tokens}+"
                           f"{cell.completion_tokens} tokens · seed {cell.seed}", class_="meta"))

@@ -83,14 +83,14 @@ def _rerun(cell: CellRecord) -> dict[str, Any]:
         "answer": cell.answer,
         "parse_ok": cell.parse_ok,
         "passed": cell.passed,
-        "assertions": cell.assertions,
+        "assertions": [a.to_dict() for a in cell.assertions],
         "latency_ms": cell.latency_ms,
         "prompt_tokens": cell.prompt_tokens,
         "completion_tokens": cell.completion_tokens,
         "cost": cell.cost,
         "error": cell.error,
         "attempts": cell.attempts,
-        "steps": cell.steps,
+        "steps": [s.to_dict() for s in cell.steps],
     }
 
 

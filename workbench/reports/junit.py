@@ -67,10 +67,9 @@ def _rerun_lines(cell: CellRecord, n: int) -> list[str]:
     if cell.status == "error":
         return [f"{head}: error: {one_line(cell.error or 'unknown error', _OUTPUT_EXCERPT)}"]
     lines = [f"{head}:"]
-    failed = [a for a in cell.assertions if not a.get("passed")]
+    failed = cell.failed_assertions(counted_only=False)
     for a in failed:
-        label = f"not-{a.get('type')}" if a.get("negated") else str(a.get("type"))
-        lines.append(f"  {label}: {one_line(str(a.get('reason', '')), _OUTPUT_EXCERPT)}")
+        lines.append(f"  {a.label}: {one_line(a.reason, _OUTPUT_EXCERPT)}")
     if not failed:
         lines.append("  weighted assertion score below the case threshold"
                      if cell.assertions else "  no assertions counted")

@@ -15,83 +15,113 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from workbench.checks.assertions import AssertionResult
 from workbench.errors import InputError, Problem, display_path
 from workbench.redaction import known_secrets, redact, redact_optional
-from workbench.store.records import CellRecord, RunInfo
+from workbench.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from workbench.store.records import CellRecord, RunInfo, StepRecord
 
 DEFAULT_DB = Path(".workbench") / "workbench.db"
-SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id          TEXT PRIMARY KEY,
-    suite       TEXT NOT NULL,
-    suite_path  TEXT NOT NULL,
-    created     REAL NOT NULL,
-    finished    REAL,
-    status      TEXT NOT NULL,      -- running | finished | interrupted
-    total_cells INTEGER NOT NULL,
-    plan        TEXT NOT NULL       -- JSON: everything needed to resume exactly this run
-);
-CREATE TABLE IF NOT EXISTS prompt_versions (
-    name     TEXT NOT NULL,
-    version  INTEGER NOT NULL,
-    hash     TEXT NOT NULL,
-    text     TEXT NOT NULL,
-    first_run TEXT NOT NULL,
-    PRIMARY KEY (name, version)
-);
-CREATE TABLE IF NOT EXISTS cells (
-    run_id            TEXT NOT NULL REFERENCES runs(id),
-    variant           TEXT NOT NULL,
-    model             TEXT NOT NULL,
-    case_id           TEXT NOT NULL,
-    rerun             INTEGER NOT NULL,
-    status            TEXT NOT NULL,   -- ok | error
-    output            TEXT,
-    answer            TEXT,            -- JSON of the parsed answer, NULL on parse failure
-    parse_ok          INTEGER NOT NULL,
-    passed            INTEGER NOT NULL,
-    assertions        TEXT NOT NULL,   -- JSON list of assertion results
-    steps             TEXT NOT NULL,   -- JSON list: per step messages, params, output, usage
-    latency_ms        REAL NOT NULL,
-    prompt_tokens     INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost              REAL NOT NULL,
-    error             TEXT,
-    attempts          INTEGER NOT NULL,
-    seed              INTEGER,
-    prompt_hash       TEXT NOT NULL,
-    started           REAL NOT NULL,
-    finished          REAL NOT NULL,
-    PRIMARY KEY (run_id, variant, model, case_id, rerun)
-);
-"""
+# The columns of ``cells`` in the order rows are read; every statement names its columns.
+_CELL_COLUMNS = (
+    "run_id", "variant", "model", "case_id", "rerun", "status", "output", "answer", "parse_ok",
+    "passed", "assertions", "steps", "latency_ms", "prompt_tokens", "completion_tokens", "cost",
+    "error", "attempts", "seed", "prompt_hash", "started", "finished",
+)
+_RUN_COLUMNS = "id, suite, suite_path, created, finished, status, total_cells, plan"
 
 
 class Store:
-    """A connection to the workbench database (one per process or thread)."""
+    """A connection to the workbench database (one per process or thread).
+
+    Opening it applies any pending migrations (:mod:`workbench.store.migrations`), so a
+    store written by an earlier release is upgraded in place before anything reads it.
+    """
 
     def __init__(self, path: Path | str = DEFAULT_DB):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+        try:
+            # Checked before any pragma: a foreign database must be left exactly as it was.
+            version = self._schema_version()
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode is durable against process crashes (not power loss).
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            if version < SCHEMA_VERSION:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise InputError(
-                Problem(f"cannot open the store: {exc}", display_path(self.path),
-                        hint="is it a workbench database? move it aside to start a new one")
-            ) from None
+            self.db.close()
+            raise self._unreadable(exc) from None
+        except InputError:
+            self.db.close()
+            raise
+        self.db.row_factory = sqlite3.Row
+
+    def _unreadable(self, exc: Exception) -> InputError:
+        return InputError(
+            Problem(f"cannot open the store: {exc}", display_path(self.path),
+                    hint="is it a workbench database? move it aside to start a new one")
+        )
+
+    def _schema_version(self) -> int:
+        """The number of migrations this store has had: 0 for a new, empty file.
+
+        Refuses a database that is not a workbench store, and one from a newer release.
+        """
+        tables = {name for (name,) in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return 0
+        row = (self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+               if "meta" in tables else None)
+        if row is None or not str(row[0]).isdigit():
+            raise InputError(Problem(
+                "not a workbench store: this SQLite database holds other tables ("
+                + ", ".join(sorted(tables)[:5]) + ")", display_path(self.path),
+                hint="give --db a new file name (or set WORKBENCH_DB); the workbench does not "
+                "add its tables to another program's database"))
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise InputError(Problem(
+                f"this store was written by a newer Prompt Workbench (schema {version}; this "
+                f"release reads up to {SCHEMA_VERSION})", display_path(self.path),
+                hint="upgrade prompt-workbench, or use another --db"))
+        return version
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations, one transaction each.
+
+        ``BEGIN IMMEDIATE`` takes the write lock before the version is read again, so two
+        processes opening the same old store apply each migration once.
+        """
+        for index, step in enumerate(MIGRATIONS):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                row = self.db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is None or int(row[0]) <= index:
+                    step(self.db)
+                    self.db.execute(
+                        "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (str(index + 1),))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         self.db.close()
@@ -120,15 +150,13 @@ class Store:
                         (status, finished, run_id))
 
     def run(self, run_id: str) -> RunInfo:
-        row = self.db.execute(
-            "SELECT id, suite, suite_path, created, finished, status, total_cells, plan "
-            "FROM runs WHERE id = ?",
-            (run_id,),
-        ).fetchone()
+        row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?",
+                              (run_id,)).fetchone()
         if row is None:
+            # Part of an id (as printed) names a run when exactly one id contains it.
             matches = self.db.execute(
-                "SELECT id FROM runs WHERE id LIKE ? ORDER BY created DESC LIMIT 2",
-                (f"%{run_id}%",),
+                "SELECT id FROM runs WHERE instr(id, ?) > 0 ORDER BY created DESC LIMIT 2",
+                (run_id,),
             ).fetchall()
             if len(matches) == 1:
                 return self.run(matches[0][0])
@@ -138,18 +166,16 @@ class Store:
                 Problem(f"no run '{run_id}' in the store", display_path(self.path),
                         hint=("recent runs: " + ", ".join(recent)) if recent else "no runs yet")
             )
-        *head, plan = row
-        return RunInfo(*head, plan=json.loads(plan))
+        return _run_info(row)
 
     def runs(self, suite: str | None = None) -> list[RunInfo]:
-        query = ("SELECT id, suite, suite_path, created, finished, status, total_cells, plan "
-                 "FROM runs")
+        query = f"SELECT {_RUN_COLUMNS} FROM runs"
         params: tuple = ()
         if suite is not None:
             query += " WHERE suite = ?"
             params = (suite,)
         rows = self.db.execute(query + " ORDER BY created", params).fetchall()
-        return [RunInfo(*r[:-1], plan=json.loads(r[-1])) for r in rows]
+        return [_run_info(r) for r in rows]
 
     def latest_run(self) -> RunInfo | None:
         row = self.db.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()
@@ -198,20 +224,23 @@ class Store:
         reply, an error, a judge's reasoning, a python assertion's message) never lands on disk.
         """
         keys = known_secrets()
+        row = {
+            "run_id": cell.run_id, "variant": cell.variant, "model": cell.model,
+            "case_id": cell.case_id, "rerun": cell.rerun, "status": cell.status,
+            "output": redact_optional(cell.output, keys),
+            "answer": redact(json.dumps(cell.answer), keys) if cell.parse_ok else None,
+            "parse_ok": int(cell.parse_ok), "passed": int(cell.passed),
+            "assertions": redact(json.dumps([a.to_dict() for a in cell.assertions]), keys),
+            "steps": redact(json.dumps([s.to_dict() for s in cell.steps]), keys),
+            "latency_ms": cell.latency_ms, "prompt_tokens": cell.prompt_tokens,
+            "completion_tokens": cell.completion_tokens, "cost": cell.cost,
+            "error": redact_optional(cell.error, keys), "attempts": cell.attempts,
+            "seed": cell.seed, "prompt_hash": cell.prompt_hash, "started": cell.started,
+            "finished": cell.finished,
+        }
         self.db.execute(
-            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?)",
-            (
-                cell.run_id, cell.variant, cell.model, cell.case_id, cell.rerun, cell.status,
-                redact_optional(cell.output, keys),
-                None if not cell.parse_ok else redact(json.dumps(cell.answer), keys),
-                int(cell.parse_ok), int(cell.passed),
-                redact(json.dumps(cell.assertions), keys), redact(json.dumps(cell.steps), keys),
-                cell.latency_ms, cell.prompt_tokens, cell.completion_tokens, cell.cost,
-                redact_optional(cell.error, keys), cell.attempts, cell.seed, cell.prompt_hash,
-                cell.started, cell.finished,
-            ),
-        )
+            f"INSERT INTO cells({', '.join(_CELL_COLUMNS)}) "
+            f"VALUES ({', '.join(':' + c for c in _CELL_COLUMNS)})", row)
 
     def iter_done_keys(self, run_id: str) -> Iterator[tuple[str, str, str, int]]:
         """The keys of the stored cells, streamed (a resume of a big run holds no set)."""
@@ -235,22 +264,36 @@ class Store:
 
     def cells(self, run_id: str) -> Iterator[CellRecord]:
         rows = self.db.execute(
-            "SELECT * FROM cells WHERE run_id = ? ORDER BY variant, model, case_id, rerun",
+            f"SELECT {', '.join(_CELL_COLUMNS)} FROM cells WHERE run_id = ? "
+            "ORDER BY variant, model, case_id, rerun",
             (run_id,),
         )
         for row in rows:
-            (run, variant, model, case_id, rerun, status, output, answer, parse_ok, passed,
-             assertions, steps, latency, ptok, ctok, cost, error, attempts, seed, phash,
-             started, finished) = row
-            yield CellRecord(
-                run, variant, model, case_id, rerun, status, output,
-                json.loads(answer) if answer is not None else None,
-                bool(parse_ok), bool(passed), json.loads(assertions), json.loads(steps),
-                latency, ptok, ctok, cost, error, attempts, seed, phash, started, finished,
-            )
+            yield _cell_record(row)
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _run_info(row: sqlite3.Row) -> RunInfo:
+    return RunInfo(id=row["id"], suite=row["suite"], suite_path=row["suite_path"],
+                   created=row["created"], finished=row["finished"], status=row["status"],
+                   total_cells=row["total_cells"], plan=json.loads(row["plan"]))
+
+
+def _cell_record(row: sqlite3.Row) -> CellRecord:
+    return CellRecord(
+        run_id=row["run_id"], variant=row["variant"], model=row["model"],
+        case_id=row["case_id"], rerun=row["rerun"], status=row["status"], output=row["output"],
+        answer=json.loads(row["answer"]) if row["answer"] is not None else None,
+        parse_ok=bool(row["parse_ok"]), passed=bool(row["passed"]),
+        assertions=[AssertionResult.from_dict(a) for a in json.loads(row["assertions"])],
+        steps=[StepRecord.from_dict(s) for s in json.loads(row["steps"])],
+        latency_ms=row["latency_ms"], prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"], cost=row["cost"], error=row["error"],
+        attempts=row["attempts"], seed=row["seed"], prompt_hash=row["prompt_hash"],
+        started=row["started"], finished=row["finished"],
+    )
 
 
 def default_db_path(project: Path) -> Path:

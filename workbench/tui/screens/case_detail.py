@@ -87,12 +87,12 @@ def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
     raw = cell.output or ""
     body = spans_text(against_reference(raw, reference)) if reference is not None \
         else inert(raw)
-    failed = [a for a in cell.assertions if not a.get("passed") and a.get("weight", 1) > 0]
+    failed = cell.failed_assertions()
     if failed:
         body.append("\n\n")
         for a in failed:
             body.append("✗ ", style=POOR)
-            body.append_text(inert(f"{a.get('type')}: {a.get('reason', '')}", style=MUTED))
+            body.append_text(inert(f"{a.label}: {a.reason}", style=MUTED))
             body.append("\n")
     return title, body, not cell.passed
 
