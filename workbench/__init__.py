@@ -1,3 +1,88 @@
-"""Prompt Workbench: version prompts, run suites through litellm, measure output variance."""
+"""Prompt Workbench: version prompts, run suites, measure how much the output varies.
+
+The public API is what the command line and the terminal UI themselves use::
+
+    import workbench
+
+    suite = workbench.load_suite("suites/ticket-classifier.yaml")      # validated, or InputError
+    with workbench.Store(".workbench/workbench.db") as store:
+        results = workbench.run_suite(store, suite.path)              # every cell stored
+        print(results.groups[0].stats.mean_pass_rate)
+        report = workbench.assess_suite(store, suite.path)           # fine-tune or not
+    workbench.write_html(results, "report.html")
+
+Names are imported on first use, so ``import workbench`` stays cheap for the CLI's
+``--help`` and the TUI's first paint. Everything else is internal and may change.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# name → module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors every entry point may raise
+    "InputError": "workbench.errors",
+    "Problem": "workbench.errors",
+    # files → validated objects
+    "PromptLibrary": "workbench.prompts",
+    "PromptVersion": "workbench.prompts",
+    "Suite": "workbench.suites",
+    "load_suite": "workbench.suites",
+    # runs and the store
+    "Store": "workbench.store",
+    "default_db_path": "workbench.store",
+    "PreparedRun": "workbench.engine",
+    "start_run": "workbench.engine",
+    "resume_run": "workbench.engine",
+    "execute": "workbench.engine",
+    "close_run": "workbench.engine",
+    "run_suite": "workbench.engine",
+    # results and comparisons
+    "RunResults": "workbench.analysis",
+    "load_results": "workbench.analysis",
+    "compare_runs": "workbench.analysis",
+    # escalation
+    "EscalationReport": "workbench.escalation",
+    "assess_suite": "workbench.escalation",
+    # reports
+    "write_html": "workbench.reports",
+    "write_json": "workbench.reports",
+    "write_junit": "workbench.reports",
+    "write_markdown": "workbench.reports",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
+    from workbench.analysis import RunResults, compare_runs, load_results
+    from workbench.engine import (
+        PreparedRun,
+        close_run,
+        execute,
+        resume_run,
+        run_suite,
+        start_run,
+    )
+    from workbench.errors import InputError, Problem
+    from workbench.escalation import EscalationReport, assess_suite
+    from workbench.prompts import PromptLibrary, PromptVersion
+    from workbench.reports import write_html, write_json, write_junit, write_markdown
+    from workbench.store import Store, default_db_path
+    from workbench.suites import Suite, load_suite
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
