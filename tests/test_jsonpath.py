@@ -1,14 +1,18 @@
 """One JSON path grammar for the ``json`` parse spec and the ``json-path`` assertion.
 
 Why: the two used to have separate grammars, so ``items[-1]`` worked in an assertion and
-was refused in a prompt's ``parse``. These tests pin the grammar once.
+was refused in a prompt's ``parse``. These tests pin the grammar once, then check that both
+consumers accept exactly the same paths and read the same value.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from workbench.checks.assertions import Context, Output, evaluate, parse_assertion
 from workbench.checks.jsonpath import (
     PathMissing,
     PathSyntaxError,
@@ -87,7 +91,28 @@ def test_resolve_indexes_keys_and_says_where_it_stopped() -> None:
         resolve_path(doc, parse_path("order.items[0].sku.x"))
 
 
-# ------------------------------------------------------------------ the parse spec
+# ------------------------------------------------------------------ both consumers
+
+
+def parse_spec_accepts(path: str) -> bool:
+    try:
+        ParseSpec(type="json", path=path)
+    except ValidationError:
+        return False
+    return True
+
+
+def assertion_accepts(path: str) -> bool:
+    try:
+        parse_assertion({"type": "json-path", "path": path})
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", [p for p, _ in GRAMMAR + REFUSED if p.strip()])
+def test_parse_spec_and_json_path_accept_the_same_paths(path: str) -> None:
+    assert parse_spec_accepts(path) == assertion_accepts(path)
 
 
 def test_negative_index_through_the_parse_spec() -> None:
@@ -99,6 +124,19 @@ def test_negative_index_through_the_parse_spec() -> None:
     assert (missing.ok, missing.error) == (False, "path result.labels[-1] not found in JSON")
     spaced = ParseSpec(type="json", path='$["odd key"][0]')
     assert parse_output(spaced, 'Here you go: {"odd key": [7]} — done').answer == 7
+
+
+async def test_same_path_same_value_in_parse_spec_and_assertion() -> None:
+    text = '{"a": {"b": [1, {"c": "deep"}]}}'
+    path = "a.b[-1].c"
+    answer = parse_output(ParseSpec(type="json", path=path), text).answer
+    ctx = Context(vars={}, expected=None, base_dir=Path("."))
+    [result] = await evaluate(
+        [parse_assertion({"type": "json-path", "path": path, "value": answer})],
+        Output(text, None, True, 1.0, 0.0),
+        ctx,
+    )
+    assert (answer, result.passed, result.reason) == ("deep", True, "a.b[-1].c is 'deep'")
 
 
 def test_parse_spec_path_message_says_where() -> None:
