@@ -14,14 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.checks.assertions import (
     TYPES,
+    Assertion,
     AssertionResult,
-    AssertionSpec,
+    BaseAssertion,
     Context,
     Output,
     cell_passed,
     check_spec_files,
     evaluate,
     expected_assertion,
+    parse_assertion,
 )
 
 CTX = Context(vars={"question": "Where is my money?"}, expected=None, base_dir=Path("."))
@@ -42,13 +44,13 @@ def out(
 
 
 async def check(spec: dict[str, Any], output: Output, ctx: Context = CTX) -> AssertionResult:
-    [result] = await evaluate([AssertionSpec.model_validate(spec)], output, ctx)
+    [result] = await evaluate([parse_assertion(spec)], output, ctx)
     return result
 
 
 def errors_of(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     with pytest.raises(ValidationError) as info:
-        AssertionSpec.model_validate(data)
+        parse_assertion(data)
     return [(e["loc"], e["msg"]) for e in info.value.errors()]
 
 
@@ -241,14 +243,14 @@ async def test_json_schema_inline_and_file(tmp_path: Path) -> None:
         True,
         "output JSON (in a ```json fence) matches schema file label.schema.json",
     )
-    assert check_spec_files(AssertionSpec.model_validate(file_spec), tmp_path) == []
+    assert check_spec_files(parse_assertion(file_spec), tmp_path) == []
     (tmp_path / "bad.json").write_text('{"type": 12}')
-    bad = AssertionSpec.model_validate({"type": "json-schema", "schema_file": "bad.json"})
+    bad = parse_assertion({"type": "json-schema", "schema_file": "bad.json"})
     assert check_spec_files(bad, tmp_path) == [
         "schema file 'bad.json' is not a valid JSON Schema: "
         "12 is not valid under any of the given schemas (at type)"
     ]
-    missing = AssertionSpec.model_validate({"type": "json-schema", "schema_file": "nope.json"})
+    missing = parse_assertion({"type": "json-schema", "schema_file": "nope.json"})
     assert check_spec_files(missing, tmp_path) == [
         f"schema file 'nope.json' not found (looked for {tmp_path / 'nope.json'})"
     ]
@@ -381,7 +383,7 @@ async def test_cannot_check_fails_even_when_negated() -> None:
 
 async def test_errored_output_fails_everything() -> None:
     specs = [
-        AssertionSpec.model_validate(s)
+        parse_assertion(s)
         for s in (
             {"type": "not-contains", "value": "x"},
             {"type": "latency", "max_ms": 1e9},
@@ -397,7 +399,7 @@ async def test_errored_output_fails_everything() -> None:
 
 async def test_parse_failure_fails_answer_based_only() -> None:
     specs = [
-        AssertionSpec.model_validate(s)
+        parse_assertion(s)
         for s in (
             {"type": "equals", "value": "billing"},
             {"type": "not-one-of", "value": ["x"]},
@@ -568,7 +570,7 @@ def test_every_problem_reported_at_once() -> None:
 
 
 def test_not_prefix_normalises_and_conflicts() -> None:
-    spec = AssertionSpec.model_validate({"type": "not-icontains", "value": "x", "weight": 2})
+    spec = parse_assertion({"type": "not-icontains", "value": "x", "weight": 2})
     assert (spec.type, spec.negate, spec.weight, spec.label) == (
         "icontains",
         True,
@@ -599,7 +601,7 @@ def test_errors_are_located_inside_a_containing_model() -> None:
 
     class Case(BaseModel):
         model_config = ConfigDict(populate_by_name=True)
-        assertions: list[AssertionSpec] = Field(alias="assert")
+        assertions: list[Assertion] = Field(alias="assert")
 
     with pytest.raises(ValidationError) as info:
         Case.model_validate(
@@ -707,7 +709,7 @@ async def test_python_reloads_when_file_changes(tmp_path: Path) -> None:
 
 def test_python_spec_files(tmp_path: Path, py_ctx: Context) -> None:
     def problems(**kw: Any) -> list[str]:
-        spec = AssertionSpec.model_validate({"type": "python", **kw})
+        spec = parse_assertion({"type": "python", **kw})
         return check_spec_files(spec, tmp_path)
 
     assert problems(file="checks.py") == []
@@ -811,14 +813,13 @@ async def test_llm_rubric_without_backend_or_with_failing_judge() -> None:
 
 
 def test_every_type_has_a_checker() -> None:
-    from workbench.checks._checks import CHECKERS
-
-    assert set(CHECKERS) == set(TYPES)
+    checkers = {name for name, cls in TYPES.items() if cls.check is not BaseAssertion.check}
+    assert checkers == set(TYPES)
 
 
 async def test_results_keep_spec_order_and_weights() -> None:
     specs = [
-        AssertionSpec.model_validate(s)
+        parse_assertion(s)
         for s in (
             {"type": "contains", "value": "a", "weight": 2},
             {"type": "length", "max": 1, "weight": 0},

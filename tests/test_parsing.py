@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from workbench.checks.parsing import ParseSpec, answer_key, parse_output, split_path
+from workbench.checks.jsonpath import parse_path as split_path
+from workbench.checks.parsing import ParseSpec, answer_key, parse_output
 
 LABELS = ParseSpec(type="label", choices=["billing", "shipping", "technical", "account"])
 

@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workbench.checks.jsonpath import PathMissing, PathSyntaxError, parse_path, resolve_path
+from workbench.checks.jsontext import NoJson, extract_json
+
 ParseType = Literal["raw", "label", "regex", "json", "number"]
 
 
@@ -26,7 +29,9 @@ class ParseSpec(BaseModel):
     choices: list[str] | None = Field(default=None, description="label: the allowed labels")
     pattern: str | None = Field(default=None, description="regex: the pattern")
     group: int | str = Field(default=1, description="regex: group number or name")
-    path: str | None = Field(default=None, description="json: a path such as $.label or a.b[0]")
+    path: str | None = Field(
+        default=None, description="json: a path such as $.label, a.b[0] or a[-1]"
+    )
     ignore_case: bool = True
 
     @model_validator(mode="after")
@@ -50,11 +55,15 @@ class ParseSpec(BaseModel):
                 )
             if isinstance(self.group, str) and self.group not in compiled.groupindex:
                 raise ValueError(f"group '{self.group}' is not a named group of the pattern")
-        if self.path is not None:
+        if self.path is not None and self.path.strip():  # blank: the whole JSON value
             try:
-                split_path(self.path)
-            except ValueError as exc:
-                raise ValueError(f"'path': {exc}") from None
+                parse_path(self.path)
+            except PathSyntaxError as exc:
+                at = f" at position {exc.position}" if exc.position is not None else ""
+                raise ValueError(
+                    f"'path': cannot read {self.path!r}{at}: {exc.reason} "
+                    "(use a.b[0], a[-1], a[\"odd key\"] or $.a.b[0])"
+                ) from None
         return self
 
 
@@ -67,66 +76,7 @@ class Parsed:
     error: str | None = None
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
-_PATH_PART = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]")
-
-
-def split_path(path: str) -> list[str | int]:
-    """``$.a.b[0]`` / ``a.b[0]`` / ``a["x y"]`` → ``["a", "b", 0]``."""
-    rest = path.strip()
-    if rest.startswith("$"):
-        rest = rest[1:]
-    parts: list[str | int] = []
-    pos = 0
-    while pos < len(rest):
-        match = _PATH_PART.match(rest, pos)
-        if not match or match.end() == pos:
-            raise ValueError(f"cannot read '{path}' at '{rest[pos:]}' (use a.b[0] or $.a.b[0])")
-        name, index, quoted = match.groups()
-        parts.append(int(index) if index is not None else (name or quoted))
-        pos = match.end()
-    return parts
-
-
-def follow_path(data: Any, parts: list[str | int]) -> tuple[bool, Any]:
-    """Walk ``parts`` into parsed JSON; ``(False, None)`` when the path is absent."""
-    current = data
-    for part in parts:
-        if isinstance(part, int) and isinstance(current, list) and -len(current) <= part < len(
-            current
-        ) or isinstance(part, str) and isinstance(current, dict) and part in current:
-            current = current[part]
-        else:
-            return False, None
-    return True, current
-
-
-def extract_json(text: str) -> tuple[bool, Any, str]:
-    """Find JSON in model output: the whole text, a fenced block, or the first {...}/[...].
-
-    Returns ``(ok, value, where)``; small models often wrap JSON in prose or fences.
-    """
-    stripped = text.strip()
-    try:
-        return True, json.loads(stripped), "whole output"
-    except ValueError:
-        pass
-    fence = _FENCE.search(text)
-    if fence:
-        try:
-            return True, json.loads(fence.group(1).strip()), "fenced block"
-        except ValueError:
-            pass
-    decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                value, _ = decoder.raw_decode(text, i)
-                return True, value, "embedded in text"
-            except ValueError:
-                continue
-    return False, None, ""
 
 
 def parse_output(spec: ParseSpec, text: str) -> Parsed:
@@ -148,12 +98,14 @@ def parse_output(spec: ParseSpec, text: str) -> Parsed:
             return Parsed(False, error="no number found")
         value = float(match.group(0).replace(",", ""))
         return Parsed(True, int(value) if value.is_integer() and abs(value) < 2**53 else value)
-    ok, value, _ = extract_json(stripped)
-    if not ok:
+    try:
+        value = extract_json(stripped, lenient=True).value
+    except NoJson:
         return Parsed(False, error="no JSON found")
-    if spec.path:
-        found, value = follow_path(value, split_path(spec.path))
-        if not found:
+    if spec.path and spec.path.strip():
+        try:
+            value = resolve_path(value, parse_path(spec.path))
+        except PathMissing:
             return Parsed(False, error=f"path {spec.path} not found in JSON")
     return Parsed(True, value)
 

@@ -1,7 +1,7 @@
 """Dependency-free lexical similarity between two model outputs.
 
-Used for the per-case "mean pairwise similarity of raw outputs" (DESIGN.md §6) and by the
-``similar`` assertion, so it must stay standard-library only and fast.
+Used for the per-case "mean pairwise similarity of raw outputs" (README.md, the statistics
+table) and by the ``similar`` assertion, so it must stay standard-library only and fast.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class PlanCase:
     id: str
     vars: dict[str, Any]
     expected: Any
-    assertions: list[dict[str, Any]]
+    assertions: list[dict[str, Any]]  # each Assertion.to_dict(); parse_assertion reads it back
     threshold: float | None
 
 
@@ -116,8 +116,7 @@ def make_plan(suite: Suite, *, reruns: int | None = None, concurrency: int | Non
             c.id,
             c.vars,
             c.expected,
-            [a.model_dump(mode="json", exclude_defaults=True) | {"type": a.type}
-             for a in c.assertions],
+            [a.to_dict() for a in c.assertions],
             c.threshold,
         )
         for c in suite.cases

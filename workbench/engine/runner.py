@@ -15,8 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from workbench.checks.assertions import AssertionSpec, Context, Output, cell_passed, evaluate
-from workbench.checks.assertions import expected_assertion as make_expected_assertion
+from workbench.checks.assertions import (
+    Context,
+    Output,
+    cell_passed,
+    evaluate,
+    expected_assertion,
+    parse_assertion,
+)
 from workbench.checks.parsing import parse_output
 from workbench.engine.plan import Plan
 from workbench.errors import InputError
@@ -41,8 +47,8 @@ class Runner:
         self.models = {m["name"]: m for m in plan.models}
         self.cases = {c.id: c for c in plan.cases}
         self.specs = {
-            c.id: [AssertionSpec.model_validate(a) for a in c.assertions]
-            + ([make_expected_assertion(c.expected)] if c.expected is not None else [])
+            c.id: [parse_assertion(a) for a in c.assertions]
+            + ([expected_assertion(c.expected)] if c.expected is not None else [])
             for c in plan.cases
         }
         self.base_dir = Path(plan.base_dir)

@@ -16,7 +16,7 @@ from pydantic import (
     ValidationError,
 )
 
-from workbench.checks.assertions import AssertionSpec, check_spec_files
+from workbench.checks.assertions import Assertion, check_spec_files
 from workbench.config.params import problems_from_error
 from workbench.config.yaml import Located
 from workbench.errors import Problem, display_path
@@ -172,6 +172,6 @@ class Case:
     id: str
     vars: dict[str, Any]
     expected: Any
-    assertions: list[AssertionSpec]
+    assertions: list[Assertion]
     threshold: float | None
     source: str  # "file:line", for messages

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from workbench.checks.assertions import AssertionSpec
+from workbench.checks.assertions import Assertion
 from workbench.config.params import Params
 
 DEFAULT_MODEL = "local/smollm2"
@@ -66,7 +66,7 @@ class CaseSpec(BaseModel):
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
     expected: Any = None
-    assertions: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
     threshold: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("id", mode="before")
@@ -84,7 +84,7 @@ class CasesFile(BaseModel):
 class Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    assertions: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
     threshold: float | None = Field(default=None, ge=0, le=1)
 
 
