@@ -21,8 +21,8 @@ The first check that fails names the verdict; every check is still evaluated and
 so the report always shows the numbers behind it.
 
 This module is pure (a :class:`History` in, an :class:`EscalationReport` out) apart from
-:func:`load_history`, which reads the store, and :class:`LitellmPrices`, which imports litellm
-lazily for its local cost map, only for models that are not local.
+:func:`load_history`, which reads the store, and :class:`LitellmPrices`, which reads the cost
+map bundled with litellm (without importing litellm), only for models that are not local.
 """
 
 from __future__ import annotations
