@@ -39,7 +39,7 @@ from _fixtures import (
 from workbench.engine.plan import make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import start_run
-from workbench.models.gateway import litellm_module
+from workbench.models import litellm_module
 from workbench.store.database import Store
 from workbench.suites.loader import load_suite
 from workbench.testing.fakeserver import FakeServerProcess

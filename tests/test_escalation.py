@@ -341,7 +341,7 @@ def test_unknown_model_stays_unpriced_after_a_run_in_the_same_process(store: Sto
     """A run gives models litellm cannot price a placeholder zero price (to save CPU per call);
     the report must still say "unknown", not "$0" (e.g. escalation opened in the TUI after a
     run there)."""
-    from workbench.models.gateway import litellm_module, price_unknown_models_at_zero
+    from workbench.models._litellm import litellm_module, price_unknown_models_at_zero
 
     model = "openai/self-hosted-escalation-test"
     price_unknown_models_at_zero(litellm_module(), model)
