@@ -1,8 +1,8 @@
 """The escalation report: is fine-tuning warranted, or is there something cheaper to try?
 
 It reads a suite's stored history — every prompt version × model the suite ever ran — and
-applies one rule (DESIGN.md §7). Fine-tuning is recommended only when all of these hold for
-the best version (highest pass^k, then pass rate, then consistency):
+applies one rule (README.md, "Escalation"). Fine-tuning is recommended only when all of these
+hold for the best version (highest pass^k, then pass rate, then consistency):
 
 1. **below target**: its consistency (mean modal share or TARa@N) or its pass^k is below the
    target *and the 95% interval excludes the target*;
