@@ -2,8 +2,8 @@
 
 Compares llama-cpp-python called directly with the same call through ``LocalChatModel``,
 ``litellm.completion``, ``litellm.acompletion`` (our custom provider) and the workbench's
-``Gateway.complete`` (the path every cell of a run takes: retries, concurrency limit,
-redaction), so the overhead of each layer is visible.
+``Gateway.complete`` (the path every cell of a run takes: the local transport, retries,
+concurrency limit, redaction; no litellm), so the overhead of each layer is visible.
 
 Run: ``.venv/bin/python bench/local_model.py [--runs N] [--max-tokens N]``.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from _fixtures import peak_rss_mib, rss_mib  # also: repository on sys.path, local cost map
 
-from workbench.models import _local
+from workbench.models import local
 
 PROMPT = [{"role": "user", "content": "Write a long story about a dragon who learns to bake."}]
 
@@ -32,18 +32,18 @@ def main() -> int:
     args = parser.parse_args()
     params = {"temperature": 0.8, "max_tokens": args.max_tokens}
 
-    print(f"model file: {_local.resolve_model_path()}  threads: {_local._thread_count()}")
+    print(f"model file: {local.resolve_model_path()}  threads: {local.thread_count()}")
     rss_before = rss_mib()
-    model = _local.LocalChatModel()
+    model = local.LocalChatModel()
     load_s = model.load() or 0.0
     print(f"load time: {load_s:.2f} s   RSS: {rss_before:.0f} MiB before, {rss_mib():.0f} after")
 
     import llama_cpp
 
     direct = llama_cpp.Llama(
-        model_path=str(_local.resolve_model_path()),
-        n_ctx=_local.N_CTX,
-        n_threads=_local._thread_count(),
+        model_path=str(local.resolve_model_path()),
+        n_ctx=local.N_CTX,
+        n_threads=local.thread_count(),
         verbose=False,
     )
 
@@ -61,24 +61,24 @@ def main() -> int:
         return model.chat(PROMPT, seed=seed, **params).completion_tokens
 
     started = time.perf_counter()
-    from workbench.models.gateway import Gateway, litellm_module
+    from workbench.models import Gateway, litellm_module
 
-    litellm = litellm_module()  # imported and configured as a run does, local model registered
+    litellm = litellm_module()  # configured as for a run, the local provider registered
     gateway = Gateway(timeout=600, max_attempts=1, concurrency=1)
     print(f"litellm import + register: {time.perf_counter() - started:.2f} s")
 
     def via_litellm(seed: int) -> int:
-        out = litellm.completion(model=_local.MODEL_NAME, messages=PROMPT, seed=seed, **params)
+        out = litellm.completion(model=local.MODEL_NAME, messages=PROMPT, seed=seed, **params)
         return out.usage.completion_tokens
 
     async def via_alitellm(seed: int) -> int:
         out = await litellm.acompletion(
-            model=_local.MODEL_NAME, messages=PROMPT, seed=seed, **params
+            model=local.MODEL_NAME, messages=PROMPT, seed=seed, **params
         )
         return out.usage.completion_tokens
 
     async def via_workbench(seed: int) -> int:
-        reply = await gateway.complete(_local.MODEL_NAME, PROMPT, {**params, "seed": seed})
+        reply = await gateway.complete(local.MODEL_NAME, PROMPT, {**params, "seed": seed})
         return reply.completion_tokens
 
     paths: dict[str, Callable[[int], int] | Callable[[int], Awaitable[int]]] = {
@@ -120,7 +120,7 @@ def main() -> int:
         print(f"peak RSS: {peak_rss_mib():.0f} MiB (two model instances loaded for the comparison)")
     finally:
         direct.close()
-        _local.close_local_model()
+        local.close_local_model()
     return 0
 
 

