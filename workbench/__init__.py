@@ -55,7 +55,32 @@ _EXPORTS: dict[str, str] = {
     "write_markdown": "workbench.reports",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "InputError",
+    "Problem",
+    "PromptLibrary",
+    "PromptVersion",
+    "Suite",
+    "load_suite",
+    "Store",
+    "default_db_path",
+    "PreparedRun",
+    "start_run",
+    "resume_run",
+    "execute",
+    "close_run",
+    "run_suite",
+    "RunResults",
+    "load_results",
+    "compare_runs",
+    "EscalationReport",
+    "assess_suite",
+    "write_html",
+    "write_json",
+    "write_junit",
+    "write_markdown",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from workbench.analysis import RunResults, compare_runs, load_results
