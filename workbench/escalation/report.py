@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.analysis.stats import (
-    _jsonable,
-)
 from workbench.escalation.prices import Price
 from workbench.escalation.settings import EscalationSettings
+from workbench.jsonable import jsonable
 
 VERDICT_FINE_TUNE = "fine-tune"
 
@@ -183,7 +181,7 @@ class EscalationReport:
         return verdicts.pop() if len(verdicts) == 1 else "per model"
 
     def to_dict(self) -> dict[str, Any]:
-        d = _jsonable(self)
+        d = jsonable(self)
         d["schema"] = "workbench.escalation/1"
         d["verdict"] = self.verdict
         return d
