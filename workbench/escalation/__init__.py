@@ -1,7 +1,8 @@
 """Escalation: does a suite's history of prompt versions warrant fine-tuning?
 
 ``history`` reads the store, ``rule`` decides, ``checks`` and ``report`` hold the outcome as
-data (numbers and enumerated outcomes, no prose). The sentences and the formats live in
+data (numbers and enumerated outcomes, no prose), and ``pipeline`` runs the steps from a suite
+argument to a report for the CLI and the TUI alike. The sentences and the formats live in
 :mod:`workbench.reports.escalation_text` and :mod:`workbench.reports.escalation`.
 """
 
@@ -44,7 +45,14 @@ from workbench.escalation.checks import (
     TrainingExamples,
     VoteLever,
 )
-from workbench.escalation.history import History, HistoryPoint, load_history
+from workbench.escalation.history import (
+    History,
+    HistoryPoint,
+    NoHistoryError,
+    load_history,
+    no_runs,
+)
+from workbench.escalation.pipeline import ReportCache, SuiteRef, assess_suite, resolve_suite
 from workbench.escalation.prices import LitellmPrices, Price, PriceBook
 from workbench.escalation.report import (
     COST_NO_FINETUNED_PRICE,
@@ -92,7 +100,9 @@ __all__ = [
     "Check", "ColdRun", "ExamplesCheck", "Gate", "Improvement", "Lever", "LeversCheck",
     "PlateauCheck", "Serving", "ServingCheck", "TargetCheck", "TrainingExamples", "VoteLever",
     # history
-    "History", "HistoryPoint", "load_history",
+    "History", "HistoryPoint", "NoHistoryError", "load_history", "no_runs",
+    # pipeline
+    "ReportCache", "SuiteRef", "assess_suite", "resolve_suite",
     # prices
     "LitellmPrices", "Price", "PriceBook",
     # report
