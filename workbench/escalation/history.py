@@ -90,7 +90,7 @@ def _chars(messages: Sequence[Mapping[str, Any]]) -> int:
 
 def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
     """Characters of the fine-tuning input over characters sent, over one rerun per case."""
-    from workbench.finetune.export import prompt_messages
+    from workbench.escalation.short_prompt import prompt_messages
 
     sent = short = 0
     for case in cases:
