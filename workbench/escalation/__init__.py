@@ -1,8 +1,9 @@
 """Escalation: does a suite's history of prompt versions warrant fine-tuning?
 
 ``history`` reads the store, ``rule`` decides, ``checks`` and ``report`` hold the outcome as
-data (numbers and enumerated outcomes, no prose), and ``pipeline`` runs the steps from a suite
-argument to a report for the CLI and the TUI alike. The sentences and the formats live in
+data (numbers and enumerated outcomes, no prose), ``short_prompt`` is what a fine-tuned model
+would be sent, and ``pipeline`` runs the steps from a suite argument to a report for the CLI
+and the TUI alike. The sentences and the formats live in
 :mod:`workbench.reports.escalation_text` and :mod:`workbench.reports.escalation`.
 """
 
@@ -60,6 +61,10 @@ from workbench.escalation.report import (
     COST_NO_PRICE_LOCAL,
     COST_NO_TRAINING_PRICE,
     COST_SHORT_PROMPT_UNKNOWN,
+    PRICES_FROM_FINETUNE,
+    PRICES_FROM_LITELLM,
+    PRICES_FROM_SUITE,
+    PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
     VERDICT_INCONCLUSIVE,
@@ -87,6 +92,7 @@ from workbench.escalation.settings import (
     FinetuneSettings,
     settings_from_suite,
 )
+from workbench.escalation.short_prompt import prompt_messages
 
 __all__ = [
     # checks
@@ -108,11 +114,14 @@ __all__ = [
     # report
     "COST_NO_FINETUNED_PRICE", "COST_NO_PRICE", "COST_NO_PRICE_LOCAL", "COST_NO_TRAINING_PRICE",
     "COST_SHORT_PROMPT_UNKNOWN",
+    "PRICES_FROM_FINETUNE", "PRICES_FROM_LITELLM", "PRICES_FROM_SUITE", "PRICES_UNKNOWN",
     "VERDICT_COLLECT", "VERDICT_FINE_TUNE", "VERDICT_INCONCLUSIVE", "VERDICT_KEEP_ITERATING",
     "VERDICT_MEETS_TARGET", "VERDICT_SERVING", "VERDICT_TRY_LEVERS",
     "Assessment", "CostComparison", "EscalationReport", "Interval", "Sensitivity", "TrendPoint",
     # rule
     "GOOD_EXAMPLES", "MIN_EXAMPLES", "VOTE_GAIN", "best_point", "escalate", "vote_passes",
+    # short prompt
+    "prompt_messages",
     # settings
     "EscalationSettings", "FinetuneSettings", "settings_from_suite",
 ]

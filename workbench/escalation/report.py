@@ -71,6 +71,12 @@ class Sensitivity:
     pass_rates: tuple[float, float]  # the lowest and highest pass rate over the versions
 
 
+# Where a price came from (shown beside it).
+PRICES_FROM_SUITE = "suite escalation.prices"
+PRICES_FROM_FINETUNE = "suite escalation.finetune"
+PRICES_FROM_LITELLM = "litellm cost map"
+PRICES_UNKNOWN = "unknown"
+
 # Figures the cost comparison could not price, in the order the reports name them.
 COST_NO_PRICE = "no price"
 COST_NO_PRICE_LOCAL = "no price: local model"  # it costs compute, not tokens
@@ -89,12 +95,12 @@ class CostComparison:
     short_prompt_tokens: float | None  # estimate: without few-shot examples (chain: last step)
     short_completion_tokens: float
     price: Price | None
-    price_source: str
+    price_source: str  # PRICES_*
     per_1k_calls_now: float | None
     observed_per_1k_calls: float  # from the stored cells' costs
     finetuned_model: str | None
     finetuned_price: Price | None
-    finetuned_price_source: str
+    finetuned_price_source: str  # PRICES_*
     per_1k_calls_finetuned: float | None
     training_tokens: float | None  # examples × tokens per example × epochs
     training_cost: float | None

@@ -20,8 +20,10 @@ rate, then consistency):
 
 The first check that fails names the verdict; every check is still evaluated and reported,
 so the report always shows the numbers behind it. Each check is a record of
-:mod:`workbench.escalation.checks` (numbers and an enumerated outcome, no prose); a new check
-is a new record, a function here that measures it, and its place in :func:`_assess`'s order.
+:mod:`workbench.escalation.checks` (numbers and an enumerated outcome, no prose). A new check
+is a new record, a function here that measures it, its place in :func:`_assess`'s order with
+the verdict it names when it fails (``_FAILED``), and its sentence in
+:mod:`workbench.reports.escalation_text`.
 
 This module is pure: a :class:`History` (:func:`workbench.escalation.history.load_history`
 reads it from the store) in, an :class:`EscalationReport` out. Prices come from a
@@ -88,6 +90,10 @@ from workbench.escalation.report import (
     COST_NO_PRICE_LOCAL,
     COST_NO_TRAINING_PRICE,
     COST_SHORT_PROMPT_UNKNOWN,
+    PRICES_FROM_FINETUNE,
+    PRICES_FROM_LITELLM,
+    PRICES_FROM_SUITE,
+    PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
     VERDICT_INCONCLUSIVE,
@@ -283,11 +289,11 @@ def _examples(best: HistoryPoint) -> TrainingExamples:
 def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSettings,
           prices: PriceBook) -> CostComparison:
     gaps: list[str] = []
-    price, source = settings.prices.get(best.model), "suite escalation.prices"
+    price, source = settings.prices.get(best.model), PRICES_FROM_SUITE
     if price is None:
-        price, source = prices.price(best.model), "litellm cost map"
+        price, source = prices.price(best.model), PRICES_FROM_LITELLM
     if price is None:
-        source = "unknown"
+        source = PRICES_UNKNOWN
         gaps.append(COST_NO_PRICE_LOCAL if best.model.startswith("local/") else COST_NO_PRICE)
     short = (best.prompt_tokens * best.short_prompt_ratio
              if best.short_prompt_ratio is not None else None)
@@ -297,11 +303,11 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
     ft = settings.finetune
     ft_model = ft.model or prices.finetuned_model(best.model)
     if ft.input_per_1k is not None and ft.output_per_1k is not None:
-        ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), "suite escalation.finetune"
+        ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), PRICES_FROM_FINETUNE
     elif ft_model is not None and (looked_up := prices.price(ft_model)) is not None:
-        ft_price, ft_source = looked_up, "litellm cost map"
+        ft_price, ft_source = looked_up, PRICES_FROM_LITELLM
     else:
-        ft_price, ft_source = None, "unknown"
+        ft_price, ft_source = None, PRICES_UNKNOWN
         gaps.append(COST_NO_FINETUNED_PRICE)
     training_tokens = (examples.with_expected * (short + short_completion) * ft.epochs
                        if short is not None else None)
