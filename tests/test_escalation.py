@@ -17,9 +17,7 @@ from tests.histories import Case, Version, add_run, few_shot, merge, pattern, ze
 from workbench.analysis.stats import Rerun, wilson_interval
 from workbench.cli.main import main
 from workbench.errors import InputError
-from workbench.escalation.history import load_history
-from workbench.escalation.prices import LitellmPrices, Price
-from workbench.escalation.report import (
+from workbench.escalation import (
     LEVER_FEW_SHOT,
     LEVER_FORMAT,
     LEVER_TEMPERATURE,
@@ -31,15 +29,25 @@ from workbench.escalation.report import (
     VERDICT_MEETS_TARGET,
     VERDICT_SERVING,
     VERDICT_TRY_LEVERS,
-)
-from workbench.escalation.rule import escalate, vote_passes
-from workbench.escalation.settings import (
     EscalationSettings,
     FinetuneSettings,
+    LitellmPrices,
+    Price,
+    escalate,
+    load_history,
     settings_from_suite,
+    vote_passes,
 )
 from workbench.finetune.export import check_example
 from workbench.models import prices as model_prices
+from workbench.reports.escalation_text import (
+    check_detail,
+    cost_notes,
+    headline,
+    lever_detail,
+    reasons,
+    serving_text,
+)
 from workbench.store.database import Store
 
 SUITE = "tickets"
@@ -98,17 +106,17 @@ def test_plateau_recommends_fine_tuning(store: Store) -> None:
     assert best.pass_hat_k.ci == pytest.approx((0.27517, 0.72483), abs=1e-5)
     assert best.pass_hat_k.ci == pytest.approx((lo, hi))
     assert best.consistency.value == 1.0 and best.tar_raw == 1.0
-    assert f"pass^5 0.50 (95% CI {lo:.2f}–{hi:.2f}) vs target 0.8" in a.checks[0].detail
-    assert "pass^5 is below the target and its interval excludes it" in a.checks[0].detail
+    assert f"pass^5 0.50 (95% CI {lo:.2f}–{hi:.2f}) vs target 0.8" in check_detail(a.checks[0])
+    assert "pass^5 is below the target and its interval excludes it" in check_detail(a.checks[0])
     # The last 3 versions: p@4 and p@5 each against the best before them (p@3).
     assert [(i.ref, i.baseline, i.improved) for i in a.improvements] == [
         ("p@4", "p@3", False), ("p@5", "p@3", False)]
     assert a.improvements[0].pass_rate_diff == 0.0
     assert ("none of the last 2 versions improved on the best version before it"
-            in a.checks[2].detail)
-    assert "serving is deterministic" in a.serving
+            in check_detail(a.checks[2]))
+    assert "serving is deterministic" in serving_text(a.serving)
     assert a.examples.with_expected == 20 and a.examples.level == "enough to start"
-    assert a.reasons == tuple(c.detail for c in a.checks)
+    assert reasons(a) == tuple(check_detail(c) for c in a.checks)
     # The sampled versions: per case pass rate 0.6 / 0.4, modal share 0.6 everywhere.
     first = a.trend[0]
     assert first.pass_rate.value == pytest.approx(0.5)
@@ -132,7 +140,7 @@ def test_still_improving_keeps_iterating(store: Store) -> None:
     assert improvement.pass_rate_diff == pytest.approx(0.35)
     assert improvement.pass_rate_verdict == "better" and improvement.improved
     assert improvement.pass_rate_ci[0] > 0
-    assert a.reasons[1].startswith("still improving: p@3 vs p@2: Δ pass rate +0.35 [")
+    assert reasons(a)[1].startswith("still improving: p@3 vs p@2: Δ pass rate +0.35 [")
     assert a.checks[0].ok  # below target on pass^5 (0.75, CI excludes 0.95)
 
 
@@ -141,8 +149,9 @@ def test_too_few_versions_is_not_a_plateau(store: Store) -> None:
     add_run(store, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 10))])
     a = escalate(load_history(store, SUITE), PLATEAU).assessments[0]
     assert a.verdict == VERDICT_KEEP_ITERATING
-    assert a.checks[2].detail.startswith("only 1 version(s) measured; the rule needs the last 3")
-    assert a.sensitivity is None
+    assert check_detail(a.checks[2]).startswith(
+        "only 1 version(s) measured; the rule needs the last 3")
+    assert a.sensitivity.share is None
 
 
 def test_serving_nondeterminism_is_not_escalated(store: Store) -> None:
@@ -164,9 +173,9 @@ def test_serving_nondeterminism_is_not_escalated(store: Store) -> None:
     assert best.temperature == 0 and best.tar_raw == 0.0
     assert best.consistency.ci == pytest.approx(wilson_interval(80, 100))  # all cases 4/5
     assert a.checks[0].ok and not a.checks[1].ok
-    assert a.reasons[1].startswith("serving nondeterminism: at temperature 0 raw outputs "
+    assert reasons(a)[1].startswith("serving nondeterminism: at temperature 0 raw outputs "
                                    "still differ between reruns (p@3 TARr@5 0%")
-    assert "neither prompting nor fine-tuning fixes that" in a.reasons[1]
+    assert "neither prompting nor fine-tuning fixes that" in reasons(a)[1]
     assert a.checks[2].ok  # a plateau, and the levers other than voting were tried
     assert [lv.tried for lv in a.levers] == [True, True, True, False]
 
@@ -187,7 +196,7 @@ def test_too_few_examples_means_collect_first(store: Store) -> None:
     assert [c.ok for c in a.checks] == [True, True, True, True, False]
     assert a.examples.with_expected == 6 and a.examples.from_passing_reruns == 0
     assert a.examples.usable == 6 and a.examples.level == "too few"
-    assert a.reasons[-1] == ("6 usable example(s): below the minimum of 10; add cases with "
+    assert reasons(a)[-1] == ("6 usable example(s): below the minimum of 10; add cases with "
                              "expected answers")
 
 
@@ -201,11 +210,11 @@ def test_untried_levers_come_first(store: Store) -> None:
     blocking = [lv.name for lv in a.levers if lv.blocks]
     # 3 of 5 right in every case: a majority vote would pass all of them (+40%).
     assert blocking == [LEVER_TEMPERATURE, LEVER_FEW_SHOT, LEVER_FORMAT, LEVER_VOTING]
-    assert a.headline.endswith("cheap levers are untried: temperature 0, few-shot examples, "
+    assert headline(a).endswith("cheap levers are untried: temperature 0, few-shot examples, "
                                "output-format constraint, majority vote over reruns.")
-    assert "+40%), at 5× the calls; a gain of at least 10%" in a.levers[3].detail
+    assert "+40%), at 5× the calls; a gain of at least 10%" in lever_detail(a.levers[3])
     assert a.checks[0].ok and a.checks[2].ok  # below target and a plateau: levers decide
-    assert "every version ran at temperature > 0" in a.reasons[1]
+    assert "every version ran at temperature > 0" in reasons(a)[1]
 
 
 def test_majority_vote_that_reaches_the_pass_rate_target_is_a_lever(store: Store) -> None:
@@ -221,9 +230,9 @@ def test_majority_vote_that_reaches_the_pass_rate_target_is_a_lever(store: Store
     assert a.verdict == VERDICT_TRY_LEVERS and a.best == "p@2"
     vote = next(lv for lv in a.levers if lv.name == LEVER_VOTING)
     assert vote.blocks and not vote.tried
-    assert vote.detail.startswith("a majority vote over the 5 reruns of p@2 would pass 100% of "
-                                  "cases vs 60% per single call (+40%), at 5× the calls; that "
-                                  "reaches the pass-rate target 0.8")
+    assert lever_detail(vote).startswith(
+        "a majority vote over the 5 reruns of p@2 would pass 100% of cases vs 60% per single "
+        "call (+40%), at 5× the calls; that reaches the pass-rate target 0.8")
     assert [lv.blocks for lv in a.levers] == [False, False, False, True]
 
 
@@ -232,15 +241,15 @@ def test_meets_target_and_inconclusive(store: Store, tmp_path: Path) -> None:
     add_run(store, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 20))])
     a = escalate(load_history(store, SUITE), PLATEAU).assessments[0]
     assert a.verdict == VERDICT_MEETS_TARGET
-    assert a.checks[0].detail.endswith("— meets the target")
+    assert check_detail(a.checks[0]).endswith("— meets the target")
     with Store(tmp_path / "other.db") as other:
         # 17 of 20 cases always right: pass^5 0.85 < 0.9, but the interval reaches 0.9.
         add_run(other, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 17))])
         a = escalate(load_history(other, SUITE),
                      EscalationSettings(target=0.9, pass_hat_k=0.9)).assessments[0]
     assert a.verdict == VERDICT_INCONCLUSIVE
-    assert "below the target, but the interval includes it" in a.reasons[0]
-    assert a.reasons[-1] == a.precision_advice
+    assert "below the target, but the interval includes it" in reasons(a)[0]
+    assert reasons(a)[-1] == a.precision_advice
 
 
 def test_history_keeps_the_latest_run_of_each_version_in_first_seen_order(store: Store) -> None:
@@ -314,7 +323,7 @@ def test_cost_from_litellm_cost_map_and_suite_training_price(store: Store) -> No
     assert c.per_1k_calls_finetuned == pytest.approx(short * 0.0003 + 2 * 0.0012)
     assert c.training_tokens == pytest.approx(12 * (short + 2) * 2)
     assert c.training_cost == pytest.approx(c.training_tokens * 0.003 / 1000)
-    assert c.notes == ()
+    assert cost_notes(c) == ()
 
 
 def test_local_model_price_is_unknown_without_importing_litellm(
@@ -327,7 +336,7 @@ def test_local_model_price_is_unknown_without_importing_litellm(
                         lambda: pytest.fail("litellm's cost map read for a local model"))
     c = escalate(load_history(store, SUITE), EscalationSettings(), prices).assessments[0].cost
     assert c.price is None and c.per_1k_calls_now is None and c.price_source == "unknown"
-    assert any("local model" in n for n in c.notes)
+    assert any("local model" in n for n in cost_notes(c))
     user_set = EscalationSettings(prices={"local/smollm2": Price(0.0001, 0.0002)},
                                   finetune=FinetuneSettings(input_per_1k=0.0002,
                                                             output_per_1k=0.0004))

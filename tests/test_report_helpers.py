@@ -14,9 +14,10 @@ import pytest
 
 from tests.test_escalation import PLATEAU, SUITE, _cases, _plateau
 from workbench.analysis.stats import Z95, Rerun, case_stats, modal_share_ci, wilson_interval
-from workbench.escalation.history import load_history
-from workbench.escalation.rule import escalate
+from workbench.escalation import escalate, load_history
+from workbench.reports import escalation_json
 from workbench.reports.escalation import write_escalation
+from workbench.reports.escalation_json import build_escalation_json
 from workbench.reports.format import diff_ci
 from workbench.store.database import Store
 
@@ -53,22 +54,24 @@ def test_diff_ci() -> None:
 _TERMINAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def test_escalation_json_escapes_terminal_controls(tmp_path: Path) -> None:
+def test_escalation_json_escapes_terminal_controls(tmp_path: Path, monkeypatch) -> None:
     with Store(tmp_path / "wb.db") as store:
         _plateau(store, _cases())
         report = escalate(load_history(store, SUITE), PLATEAU)
     nasty = "p\x1b[31m\u202e\x9b2J\x7f\u2066@9"
     a = report.assessments[0]
-    a = replace(a, best=nasty,
-                trend=(replace(a.trend[0], ref=nasty), *a.trend[1:]),
-                checks=(replace(a.checks[0], detail=f"red {nasty} done"), *a.checks[1:]))
+    a = replace(a, best=nasty, trend=(replace(a.trend[0], ref=nasty), *a.trend[1:]))
     report = replace(report, assessments=(a,))
+    # The first check's sentence holds the controls too (sentences are made from the data).
+    sentence = escalation_json.check_detail
+    monkeypatch.setattr(escalation_json, "check_detail", lambda c: f"red {nasty} done"
+                        if c is a.checks[0] else sentence(c))
     path = tmp_path / "escalation.json"
     write_escalation(report, json_path=path)
     text = path.read_text(encoding="utf-8")
     assert not _TERMINAL.search(text)
     assert r"p\u001b[31m\u202e\u009b2J\u007f\u2066@9" in text
     loaded = json.loads(text)
-    assert loaded == json.loads(json.dumps(report.to_dict()))
+    assert loaded == json.loads(json.dumps(build_escalation_json(report)))
     assert loaded["assessments"][0]["best"] == nasty
     assert loaded["assessments"][0]["checks"][0]["detail"] == f"red {nasty} done"

@@ -1,8 +1,9 @@
-"""Variance statistics over reruns (DESIGN.md §6). Standard library only.
+"""Variance statistics over reruns (README.md, "What the numbers mean"). Standard library only.
 
 Terminology: a *case* is one test case, run N times (its *reruns*); a *group* is every case of
 one variant × model. All result dataclasses are frozen and have ``to_dict()`` returning plain
-JSON-friendly data (tuples → lists, non-finite floats → None) for the versioned report.
+JSON-ready data (:func:`workbench.jsonable.jsonable`: tuples → lists, non-finite floats →
+None) for the versioned report.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 from workbench.checks.similarity import lexical_similarity
+from workbench.jsonable import jsonable
 
 __all__ = [
     "Z95",
@@ -51,26 +53,6 @@ VERDICT_BETTER = "better"
 VERDICT_WORSE = "worse"
 VERDICT_NO_DIFF = "no detectable difference"
 VERDICT_NOT_ENOUGH = "not enough shared cases"
-
-
-# --------------------------------------------------------------------------------------------
-# JSON helper
-# --------------------------------------------------------------------------------------------
-
-
-def _jsonable(obj: Any) -> Any:
-    """Recursively convert dataclasses/tuples/mappings to JSON-ready builtins."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,7 +171,7 @@ class IccResult:
     var_within: float | None  # σ²_w = MSW
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        return jsonable(self)
 
 
 def icc1(groups: Sequence[Sequence[float]]) -> IccResult:
@@ -346,7 +328,7 @@ def student_t_ppf(p: float, df: float) -> float:
 
 @dataclass(frozen=True)
 class CaseStats:
-    """Variance statistics of one case over its N reruns (DESIGN.md §6)."""
+    """Variance statistics of one case over its N reruns."""
 
     case_id: str
     n: int
@@ -366,7 +348,7 @@ class CaseStats:
     errors: int
 
     def to_dict(self) -> dict[str, Any]:
-        d = _jsonable(self)
+        d = jsonable(self)
         d["answers"] = [{"answer": a, "count": c} for a, c in self.answers]
         return d
 
@@ -428,7 +410,7 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
 
 @dataclass(frozen=True)
 class GroupStats:
-    """Suite-level statistics for one variant × model (DESIGN.md §6)."""
+    """Suite-level statistics for one variant × model."""
 
     n_cases: int
     reruns: int  # N; the minimum over cases if they differ (curves use this)
@@ -454,7 +436,7 @@ class GroupStats:
     cases: dict[str, CaseStats]
 
     def to_dict(self) -> dict[str, Any]:
-        d = _jsonable(self)
+        d = jsonable(self)
         d["cases"] = {cid: cs.to_dict() for cid, cs in self.cases.items()}
         return d
 
@@ -571,7 +553,7 @@ class MetricDiff:
     verdict: str
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        return jsonable(self)
 
 
 @dataclass(frozen=True)
@@ -588,7 +570,7 @@ class Comparison:
     resamples: int
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        return jsonable(self)
 
 
 def _quantile(sorted_xs: Sequence[float], q: float) -> float:

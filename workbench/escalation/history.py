@@ -10,10 +10,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.analysis.stats import (
-    Rerun,
-)
+from workbench.analysis.stats import Rerun
 from workbench.errors import InputError, Problem, display_path
+
+
+class NoHistoryError(InputError):
+    """The suite has nothing stored to judge: no runs at all (``ran`` False), or runs without
+    results. Front ends catch it to say how to get some in their own terms."""
+
+    def __init__(self, problem: Problem, suite: str, ran: bool):
+        super().__init__(problem)
+        self.suite = suite
+        self.ran = ran
+
+
+def no_runs(suite: str, db: str | Path) -> NoHistoryError:
+    """The error for a suite without stored runs in the store at ``db`` (which may not exist:
+    readers never create one)."""
+    return NoHistoryError(Problem(f"no stored runs of suite '{suite}'", display_path(db),
+                                  hint="run it first: workbench run suites/<file>.yaml"),
+                          suite, ran=False)
 
 
 @dataclass
@@ -74,7 +90,7 @@ def _chars(messages: Sequence[Mapping[str, Any]]) -> int:
 
 def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
     """Characters of the fine-tuning input over characters sent, over one rerun per case."""
-    from workbench.finetune.export import prompt_messages
+    from workbench.escalation.short_prompt import prompt_messages
 
     sent = short = 0
     for case in cases:
@@ -94,15 +110,13 @@ def _short_prompt_ratio(prompt: Any, cases: Sequence[Any]) -> float | None:
 def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> History:
     """Every prompt version × model the suite's stored runs measured (the latest run of each
     counts; the trend follows when each was first run). ``runs`` is ``store.runs(suite)`` if
-    the caller has already read it. Raises :class:`InputError` when the suite has no runs
+    the caller has already read it. Raises :class:`NoHistoryError` when the suite has no runs
     with results."""
     from workbench.analysis.results import load_results
 
     runs = store.runs(suite) if runs is None else runs
     if not runs:
-        raise InputError(Problem(f"no stored runs of suite '{suite}'",
-                                 display_path(store.path),
-                                 hint="run it first: workbench run suites/<file>.yaml"))
+        raise no_runs(suite, store.path)
     points: dict[tuple[str, int, str], HistoryPoint] = {}
     # When each version × model was first run (created, group order, run position): the
     # trend's order. The run position settles runs created at the same instant as before.
@@ -127,9 +141,10 @@ def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> H
             if key not in points:
                 points[key] = _history_point(store, run.id, v, group, expected, prompts)
     if not points:
-        raise InputError(Problem(f"the runs of suite '{suite}' have no results yet",
-                                 display_path(store.path),
-                                 hint="finish one: workbench run SUITE --resume RUN"))
+        raise NoHistoryError(Problem(f"the runs of suite '{suite}' have no results yet",
+                                     display_path(store.path),
+                                     hint="finish one: workbench run SUITE --resume RUN"),
+                             suite, ran=True)
     for key, point in points.items():
         point.created = first_seen[key][0]
     ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])

@@ -1,51 +1,32 @@
 """The escalation report as data: the verdict per model, every check, lever and cost figure.
 
-Reports (terminal, Markdown, HTML, JSON) and the TUI format these records; nothing here
-decides anything.
+Numbers and enumerated outcomes only. The reports (terminal, Markdown, HTML, JSON) and the
+TUI phrase them with :mod:`workbench.reports.escalation_text`; nothing here decides anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from workbench.analysis.stats import (
-    _jsonable,
+from workbench.escalation.checks import (
+    Check,
+    Improvement,
+    Lever,
+    Serving,
+    TrainingExamples,
+    VoteLever,
 )
 from workbench.escalation.prices import Price
 from workbench.escalation.settings import EscalationSettings
 
-VERDICT_FINE_TUNE = "fine-tune"
-
-
+# The verdicts, in the rule's order: the first check that fails names one.
 VERDICT_MEETS_TARGET = "meets target"
-
-
 VERDICT_INCONCLUSIVE = "inconclusive"
-
-
 VERDICT_SERVING = "fix serving first"
-
-
 VERDICT_KEEP_ITERATING = "keep iterating"
-
-
 VERDICT_TRY_LEVERS = "try cheap levers first"
-
-
 VERDICT_COLLECT = "collect examples first"
-
-
-LEVER_TEMPERATURE = "temperature 0"
-
-
-LEVER_FEW_SHOT = "few-shot examples"
-
-
-LEVER_FORMAT = "output-format constraint"
-
-
-LEVER_VOTING = "majority vote over reruns"
+VERDICT_FINE_TUNE = "fine-tune"
 
 
 @dataclass(frozen=True)
@@ -79,36 +60,29 @@ class TrendPoint:
 
 
 @dataclass(frozen=True)
-class Check:
-    """One condition of the rule; ``ok`` True supports fine-tuning."""
+class Sensitivity:
+    """How often the answer depends on the wording: cases whose most common answer differs
+    between at least two versions, among the cases every version ran."""
 
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Lever:
-    name: str
-    tried: bool
-    blocks: bool  # untried (or, for voting, would close the gap): try it before fine-tuning
-    detail: str
+    versions: int
+    shared: int  # cases every version ran (0 with one version: nothing to compare)
+    changed: int
+    share: float | None  # changed / shared; None with one version or no shared case
+    pass_rates: tuple[float, float]  # the lowest and highest pass rate over the versions
 
 
-@dataclass(frozen=True)
-class Improvement:
-    """A version against the best version before it, paired over shared cases."""
+# Where a price came from (shown beside it).
+PRICES_FROM_SUITE = "suite escalation.prices"
+PRICES_FROM_FINETUNE = "suite escalation.finetune"
+PRICES_FROM_LITELLM = "litellm cost map"
+PRICES_UNKNOWN = "unknown"
 
-    ref: str
-    baseline: str
-    n_shared: int
-    pass_rate_diff: float | None
-    pass_rate_ci: tuple[float, float] | None
-    pass_rate_verdict: str
-    consistency_diff: float | None
-    consistency_ci: tuple[float, float] | None
-    consistency_verdict: str
-    improved: bool
+# Figures the cost comparison could not price, in the order the reports name them.
+COST_NO_PRICE = "no price"
+COST_NO_PRICE_LOCAL = "no price: local model"  # it costs compute, not tokens
+COST_SHORT_PROMPT_UNKNOWN = "short prompt unknown"  # the prompt text is not stored
+COST_NO_FINETUNED_PRICE = "no fine-tuned price"
+COST_NO_TRAINING_PRICE = "no training price"
 
 
 @dataclass(frozen=True)
@@ -121,27 +95,17 @@ class CostComparison:
     short_prompt_tokens: float | None  # estimate: without few-shot examples (chain: last step)
     short_completion_tokens: float
     price: Price | None
-    price_source: str
+    price_source: str  # PRICES_*
     per_1k_calls_now: float | None
     observed_per_1k_calls: float  # from the stored cells' costs
     finetuned_model: str | None
     finetuned_price: Price | None
-    finetuned_price_source: str
+    finetuned_price_source: str  # PRICES_*
     per_1k_calls_finetuned: float | None
     training_tokens: float | None  # examples × tokens per example × epochs
     training_cost: float | None
     epochs: int
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TrainingExamples:
-    with_expected: int  # cases with an expected answer (what export-finetune writes)
-    from_passing_reruns: int  # cases without one whose best-version reruns passed
-    passing_reruns: int  # passing reruns of the best version (distinct outputs)
-    usable: int
-    level: str  # "too few" | "enough to start" | "good"
-    guidance: str
+    gaps: tuple[str, ...]  # COST_*: what is unknown, and so what the user could set
 
 
 @dataclass(frozen=True)
@@ -150,19 +114,17 @@ class Assessment:
 
     model: str
     verdict: str
-    headline: str
-    reasons: tuple[str, ...]
     best: str
-    checks: tuple[Check, ...]
-    levers: tuple[Lever, ...]
+    checks: tuple[Check, ...]  # in the rule's order
+    deciding: tuple[Check, ...]  # the checks the verdict rests on (the reports' reasons)
+    levers: tuple[Lever | VoteLever, ...]
     improvements: tuple[Improvement, ...]
     trend: tuple[TrendPoint, ...]
-    serving: str
-    sensitivity: float | None  # share of shared cases whose modal answer changed across versions
-    sensitivity_detail: str
+    serving: Serving
+    sensitivity: Sensitivity
     cost: CostComparison
     examples: TrainingExamples
-    precision_advice: str
+    precision_advice: str  # the best version's: would more cases or more reruns narrow it?
 
     @property
     def fine_tune(self) -> bool:
@@ -181,9 +143,3 @@ class EscalationReport:
         """The single model's verdict; with several models, each has its own."""
         verdicts = {a.verdict for a in self.assessments}
         return verdicts.pop() if len(verdicts) == 1 else "per model"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = _jsonable(self)
-        d["schema"] = "workbench.escalation/1"
-        d["verdict"] = self.verdict
-        return d

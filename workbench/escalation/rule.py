@@ -1,8 +1,9 @@
-"""The escalation report: is fine-tuning warranted, or is there something cheaper to try?
+"""The escalation rule: is fine-tuning warranted, or is there something cheaper to try?
 
-It reads a suite's stored history — every prompt version × model the suite ever ran — and
-applies one rule (README.md, "Escalation"). Fine-tuning is recommended only when all of these
-hold for the best version (highest pass^k, then pass rate, then consistency):
+It works on a suite's stored history — every prompt version × model the suite ever ran — and
+applies one rule, the one README.md's "Escalation" section describes. Fine-tuning is
+recommended only when all of these hold for the best version (highest pass^k, then pass
+rate, then consistency):
 
 1. **below target**: its consistency (mean modal share or TARa@N) or its pass^k is below the
    target *and the 95% interval excludes the target*;
@@ -18,11 +19,16 @@ hold for the best version (highest pass^k, then pass rate, then consistency):
    50–100).
 
 The first check that fails names the verdict; every check is still evaluated and reported,
-so the report always shows the numbers behind it.
+so the report always shows the numbers behind it. Each check is a record of
+:mod:`workbench.escalation.checks` (numbers and an enumerated outcome, no prose). A new check
+is a new record, a function here that measures it, its place in :func:`_assess`'s order with
+the verdict it names when it fails (``_FAILED``), and its sentence in
+:mod:`workbench.reports.escalation_text`.
 
-This module is pure (a :class:`History` in, an :class:`EscalationReport` out) apart from
-:func:`load_history`, which reads the store, and :class:`LitellmPrices`, which reads the cost
-map bundled with litellm (without importing litellm), only for models that are not local.
+This module is pure: a :class:`History` (:func:`workbench.escalation.history.load_history`
+reads it from the store) in, an :class:`EscalationReport` out. Prices come from a
+:class:`PriceBook`; the default, :class:`LitellmPrices`, reads the cost map bundled with
+litellm (without importing litellm), only for models that are not local.
 """
 
 from __future__ import annotations
@@ -44,13 +50,50 @@ from workbench.analysis.stats import (
     wilson_interval,
 )
 from workbench.errors import InputError
-from workbench.escalation.history import History, HistoryPoint
-from workbench.escalation.prices import LitellmPrices, Price, PriceBook
-from workbench.escalation.report import (
+from workbench.escalation.checks import (
+    LEVEL_GOOD,
+    LEVEL_START,
+    LEVEL_TOO_FEW,
     LEVER_FEW_SHOT,
     LEVER_FORMAT,
     LEVER_TEMPERATURE,
-    LEVER_VOTING,
+    METRIC_MODAL_SHARE,
+    METRIC_PASS_HAT_K,
+    PLATEAU_IMPROVING,
+    PLATEAU_REACHED,
+    PLATEAU_TOO_FEW,
+    SERVING_DETERMINISTIC,
+    SERVING_NONDETERMINISTIC,
+    SERVING_UNTESTED,
+    TARGET_BELOW,
+    TARGET_MET,
+    TARGET_UNCERTAIN,
+    Check,
+    ColdRun,
+    ExamplesCheck,
+    Gate,
+    Improvement,
+    Lever,
+    LeversCheck,
+    PlateauCheck,
+    Serving,
+    ServingCheck,
+    TargetCheck,
+    TrainingExamples,
+    VoteLever,
+)
+from workbench.escalation.history import History, HistoryPoint
+from workbench.escalation.prices import LitellmPrices, Price, PriceBook
+from workbench.escalation.report import (
+    COST_NO_FINETUNED_PRICE,
+    COST_NO_PRICE,
+    COST_NO_PRICE_LOCAL,
+    COST_NO_TRAINING_PRICE,
+    COST_SHORT_PROMPT_UNKNOWN,
+    PRICES_FROM_FINETUNE,
+    PRICES_FROM_LITELLM,
+    PRICES_FROM_SUITE,
+    PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
     VERDICT_INCONCLUSIVE,
@@ -59,13 +102,10 @@ from workbench.escalation.report import (
     VERDICT_SERVING,
     VERDICT_TRY_LEVERS,
     Assessment,
-    Check,
     CostComparison,
     EscalationReport,
-    Improvement,
     Interval,
-    Lever,
-    TrainingExamples,
+    Sensitivity,
     TrendPoint,
 )
 from workbench.escalation.settings import EscalationSettings
@@ -110,7 +150,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
     hat_mean, hat_se, hat_ci = clustered_mean_ci(hat)
     if hat_se == 0 and hat_mean in (0.0, 1.0):
         hat_ci = wilson_interval(round(hat_mean * n), n)
-    consistency = (Interval(modal[0], modal[2]) if settings.metric == "modal_share"
+    consistency = (Interval(modal[0], modal[2]) if settings.metric == METRIC_MODAL_SHARE
                    else Interval(tar_a / n, wilson_interval(tar_a, n)))
     point = TrendPoint(
         ref=p.ref, prompt=p.prompt, version=p.version, model=p.model, run_id=p.run_id,
@@ -133,35 +173,20 @@ def _rank(t: TrendPoint) -> tuple[float, float, float]:
     return (t.pass_hat_k.value, t.pass_rate.value, t.consistency.value)
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "–" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
-
-
-def _target_check(best: TrendPoint, settings: EscalationSettings) -> tuple[Check, bool]:
-    """Below target with the interval excluding it? Returns the check and whether the best
-    version meets every target outright (vs merely not shown to be below)."""
-    gates = [(settings.metric_label, best.consistency, settings.target)]
+def _target_check(best: TrendPoint, settings: EscalationSettings) -> TargetCheck:
+    """Below target with the interval excluding it? The outcome also tells a shortfall within
+    the uncertainty (inconclusive) from meeting every target."""
+    gates = [Gate(settings.metric, best.consistency.value, best.consistency.ci, settings.target)]
     if settings.pass_hat_k is not None:
-        gates.append((f"pass^{best.k}", best.pass_hat_k, settings.pass_hat_k))
-    below = [(name, iv, t) for name, iv, t in gates if iv.ci[1] < t]
-    short = [(name, iv, t) for name, iv, t in gates if iv.value < t]
-    parts = [f"{name} {_fmt(iv.value)} (95% CI {_ci(iv.ci)}) vs target {t:g}"
-             for name, iv, t in gates]
-    if below:
-        name, iv, t = below[0]
-        return Check("below target", True,
-                     f"{best.ref}: " + "; ".join(parts)
-                     + f" — {name} is below the target and its interval excludes it"), False
-    if short:
-        return Check("below target", False,
-                     f"{best.ref}: " + "; ".join(parts)
-                     + " — below the target, but the interval includes it"), False
-    return Check("below target", False, f"{best.ref}: " + "; ".join(parts)
-                 + " — meets the target"), True
+        gates.append(Gate(METRIC_PASS_HAT_K, best.pass_hat_k.value, best.pass_hat_k.ci,
+                          settings.pass_hat_k, k=best.k))
+    if any(g.excluded for g in gates):
+        outcome = TARGET_BELOW
+    elif any(g.short for g in gates):
+        outcome = TARGET_UNCERTAIN
+    else:
+        outcome = TARGET_MET
+    return TargetCheck(outcome == TARGET_BELOW, outcome, best.ref, tuple(gates))
 
 
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
@@ -187,94 +212,57 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
     return out
 
 
-def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: int) -> Check:
-    # Lazily: _common imports workbench.results (and pydantic with it).
-    from workbench.reports.format import interval, signed
-
+def _plateau_check(n_points: int, improvements: Sequence[Improvement], window: int
+                   ) -> PlateauCheck:
     if n_points < window:
-        return Check("plateau", False,
-                     f"only {n_points} version(s) measured; the rule needs the last {window} "
-                     "to show no improvement before calling it a plateau")
-    better = [i for i in improvements if i.improved]
-    if better:
-        i = better[-1]
-        return Check("plateau", False,
-                     f"still improving: {i.ref} vs {i.baseline}: Δ pass rate "
-                     f"{signed(i.pass_rate_diff)} {interval(i.pass_rate_ci)} "
-                     f"({i.pass_rate_verdict}), Δ modal share {signed(i.consistency_diff)} "
-                     f"{interval(i.consistency_ci)} ({i.consistency_verdict})")
-    shown = "; ".join(f"{i.ref} vs {i.baseline}: Δ pass rate {signed(i.pass_rate_diff)} "
-                      f"{interval(i.pass_rate_ci)}" for i in improvements)
-    return Check("plateau", True,
-                 f"none of the last {len(improvements)} versions improved on the best version "
-                 f"before it ({shown})")
+        state = PLATEAU_TOO_FEW
+    elif any(i.improved for i in improvements):
+        state = PLATEAU_IMPROVING
+    else:
+        state = PLATEAU_REACHED
+    return PlateauCheck(state == PLATEAU_REACHED, state, n_points, window, tuple(improvements))
 
 
 def _levers(points: Sequence[tuple[HistoryPoint, TrendPoint]], best: TrendPoint,
-            settings: EscalationSettings) -> list[Lever]:
+            settings: EscalationSettings) -> list[Lever | VoteLever]:
     hist = [p for p, _ in points]
-    cold = [p.ref for p in hist if p.temperature == 0]
-    few = [p.ref for p in hist if p.kind == "few-shot"]
-    fmt = [p.ref for p in hist if p.format_constrained]
-    levers = [
-        Lever(LEVER_TEMPERATURE, bool(cold), not cold,
-              f"tried by {', '.join(cold)}" if cold else
-              "every version ran at temperature > 0 (or the provider default): "
-              "set temperature 0 in a new version"),
-        Lever(LEVER_FEW_SHOT, bool(few), not few,
-              f"tried by {', '.join(few)}" if few else
-              "no version had few-shot examples: add a few worked examples"),
-        Lever(LEVER_FORMAT, bool(fmt), not fmt,
-              f"tried by {', '.join(fmt)}" if fmt else
-              "no version constrained the output: add a parse spec (label, json, …) or a "
-              "response_format so answers are compared, not wording"),
-    ]
-    gain = best.vote_pass_rate - best.pass_rate.value
+    cold = tuple(p.ref for p in hist if p.temperature == 0)
+    few = tuple(p.ref for p in hist if p.kind == "few-shot")
+    fmt = tuple(p.ref for p in hist if p.format_constrained)
     goal = settings.pass_rate
     closes = (best.vote_pass_rate >= goal > best.pass_rate.value) if goal is not None \
-        else gain >= VOTE_GAIN
-    detail = (f"a majority vote over the {best.reruns} reruns of {best.ref} would pass "
-              f"{best.vote_pass_rate:.0%} of cases vs {best.pass_rate.value:.0%} per single "
-              f"call ({gain:+.0%}), at {best.reruns}× the calls")
-    if closes:
-        detail += (f"; that reaches the pass-rate target {goal:g}" if goal is not None
-                   else f"; a gain of at least {VOTE_GAIN:.0%}")
-        detail += ": consider voting before fine-tuning"
-    else:
-        detail += "; not enough to close the gap"
-    levers.append(Lever(LEVER_VOTING, False, closes, detail))
-    return levers
+        else best.vote_pass_rate - best.pass_rate.value >= VOTE_GAIN
+    return [
+        Lever(LEVER_TEMPERATURE, bool(cold), not cold, cold),
+        Lever(LEVER_FEW_SHOT, bool(few), not few, few),
+        Lever(LEVER_FORMAT, bool(fmt), not fmt, fmt),
+        VoteLever(closes, best.ref, best.reruns, best.vote_pass_rate, best.pass_rate.value,
+                  goal, VOTE_GAIN),
+    ]
 
 
-def _serving(points: Sequence[tuple[HistoryPoint, TrendPoint]], best: TrendPoint
-             ) -> tuple[str, bool]:
-    """A note on serving nondeterminism, and whether it explains the best version's shortfall
-    (it ran at temperature 0 and its raw outputs still differ between reruns)."""
-    cold = [t for p, t in points if p.temperature == 0]
+def _serving(points: Sequence[tuple[HistoryPoint, TrendPoint]], best: TrendPoint) -> Serving:
+    """What the versions at temperature 0 say about serving nondeterminism, and whether it
+    explains the best version's shortfall (it ran at temperature 0 and its raw outputs still
+    differ between reruns)."""
+    cold = [ColdRun(t.ref, t.reruns, t.tar_raw) for p, t in points if p.temperature == 0]
     if not cold:
-        return ("no version ran at temperature 0, so serving nondeterminism cannot be told "
-                "apart from sampling; all rerun variance so far may be sampling"), False
-    noisy = [t for t in cold if t.tar_raw < 1.0]
+        return Serving(SERVING_UNTESTED, (), False)
+    noisy = tuple(c for c in cold if c.tar_raw < 1.0)
     if not noisy:
-        shown = ", ".join(f"{t.ref} TARr@{t.reruns} {t.tar_raw:.0%}" for t in cold)
-        return (f"serving is deterministic: at temperature 0 every case gave identical raw "
-                f"outputs on every rerun ({shown}); remaining inconsistency comes from "
-                "sampling and from the prompt"), False
-    shown = ", ".join(f"{t.ref} TARr@{t.reruns} {t.tar_raw:.0%}" for t in noisy)
+        return Serving(SERVING_DETERMINISTIC, tuple(cold), False)
     explains = best.temperature == 0 and best.tar_raw < 1.0
-    return (f"serving nondeterminism: at temperature 0 raw outputs still differ between reruns "
-            f"({shown}); neither prompting nor fine-tuning fixes that — pin the serving stack "
-            "(batch-invariant kernels, one replica, fixed seeds) first"), explains
+    return Serving(SERVING_NONDETERMINISTIC, noisy, explains)
 
 
-def _sensitivity(points: Sequence[tuple[HistoryPoint, TrendPoint]]) -> tuple[float | None, str]:
+def _sensitivity(points: Sequence[tuple[HistoryPoint, TrendPoint]]) -> Sensitivity:
     """How often the answer depends on the wording: the share of shared cases whose modal
     answer differs between at least two versions."""
+    rates = [t.pass_rate.value for _, t in points]
+    span = (min(rates), max(rates))
     if len(points) < 2:
-        return None, "one version only: prompt sensitivity needs at least two"
+        return Sensitivity(len(points), 0, 0, None, span)
     shared = set.intersection(*(set(p.reruns) for p, _ in points))
-    if not shared:
-        return None, "the versions share no cases"
     changed = 0
     for cid in shared:
         modes = set()
@@ -282,11 +270,8 @@ def _sensitivity(points: Sequence[tuple[HistoryPoint, TrendPoint]]) -> tuple[flo
             counts = Counter(r.answer for r in p.reruns[cid] if r.answer is not None)
             modes.add(counts.most_common(1)[0][0] if counts else None)
         changed += len(modes) > 1
-    share = changed / len(shared)
-    rates = [t.pass_rate.value for _, t in points]
-    return share, (f"{changed} of {len(shared)} shared cases changed their most common answer "
-                   f"between the {len(points)} versions; pass rate ranged "
-                   f"{min(rates):.0%}–{max(rates):.0%}")
+    share = changed / len(shared) if shared else None
+    return Sensitivity(len(points), len(shared), changed, share, span)
 
 
 def _examples(best: HistoryPoint) -> TrainingExamples:
@@ -295,55 +280,41 @@ def _examples(best: HistoryPoint) -> TrainingExamples:
                        if best.expected.get(cid) is None and any(r.passed for r in rr))
     passing = sum(len({r.raw for r in rr if r.passed}) for rr in best.reruns.values())
     usable = with_expected + from_passing
-    if usable < MIN_EXAMPLES:
-        level, guidance = "too few", (
-            f"{usable} usable example(s): below the minimum of {MIN_EXAMPLES}; add cases with "
-            "expected answers")
-    elif usable < GOOD_EXAMPLES:
-        level, guidance = "enough to start", (
-            f"{usable} usable examples: enough to start (minimum {MIN_EXAMPLES}); clear gains "
-            f"usually come from {GOOD_EXAMPLES}–100")
-    else:
-        level, guidance = "good", (
-            f"{usable} usable examples: in the {GOOD_EXAMPLES}–100+ range where clear gains "
-            "are usual")
-    return TrainingExamples(with_expected, from_passing, passing, usable, level, guidance)
+    level = (LEVEL_TOO_FEW if usable < MIN_EXAMPLES else
+             LEVEL_START if usable < GOOD_EXAMPLES else LEVEL_GOOD)
+    return TrainingExamples(with_expected, from_passing, passing, usable, level,
+                            MIN_EXAMPLES, GOOD_EXAMPLES)
 
 
 def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSettings,
           prices: PriceBook) -> CostComparison:
-    notes: list[str] = []
-    price, source = settings.prices.get(best.model), "suite escalation.prices"
+    gaps: list[str] = []
+    price, source = settings.prices.get(best.model), PRICES_FROM_SUITE
     if price is None:
-        price, source = prices.price(best.model), "litellm cost map"
+        price, source = prices.price(best.model), PRICES_FROM_LITELLM
     if price is None:
-        source = "unknown"
-        notes.append(f"no price for {best.model}"
-                     + (" (a local model: it costs compute, not tokens)"
-                        if best.model.startswith("local/") else "")
-                     + f"; set escalation.prices.{best.model} in the suite")
+        source = PRICES_UNKNOWN
+        gaps.append(COST_NO_PRICE_LOCAL if best.model.startswith("local/") else COST_NO_PRICE)
     short = (best.prompt_tokens * best.short_prompt_ratio
              if best.short_prompt_ratio is not None else None)
     short_completion = best.final_completion_tokens or best.completion_tokens
     if short is None:
-        notes.append("the short prompt's size is unknown (the prompt text is not stored)")
+        gaps.append(COST_SHORT_PROMPT_UNKNOWN)
     ft = settings.finetune
     ft_model = ft.model or prices.finetuned_model(best.model)
     if ft.input_per_1k is not None and ft.output_per_1k is not None:
-        ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), "suite escalation.finetune"
+        ft_price, ft_source = Price(ft.input_per_1k, ft.output_per_1k), PRICES_FROM_FINETUNE
     elif ft_model is not None and (looked_up := prices.price(ft_model)) is not None:
-        ft_price, ft_source = looked_up, "litellm cost map"
+        ft_price, ft_source = looked_up, PRICES_FROM_LITELLM
     else:
-        ft_price, ft_source = None, "unknown"
-        notes.append("no fine-tuned price: set escalation.finetune.input_per_1k and "
-                     "output_per_1k (or finetune.model, a name in litellm's cost map)")
+        ft_price, ft_source = None, PRICES_UNKNOWN
+        gaps.append(COST_NO_FINETUNED_PRICE)
     training_tokens = (examples.with_expected * (short + short_completion) * ft.epochs
                        if short is not None else None)
     training_cost = (training_tokens * ft.training_per_1k / 1000
                      if training_tokens is not None and ft.training_per_1k is not None else None)
     if ft.training_per_1k is None:
-        notes.append("training price unknown: litellm's cost map has none; set "
-                     "escalation.finetune.training_per_1k")
+        gaps.append(COST_NO_TRAINING_PRICE)
     return CostComparison(
         model=best.model,
         prompt_tokens=best.prompt_tokens,
@@ -363,26 +334,30 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
         training_tokens=training_tokens,
         training_cost=training_cost,
         epochs=ft.epochs,
-        notes=tuple(notes),
+        gaps=tuple(gaps),
     )
 
 
-_HEADLINES: dict[str, str] = {
-    VERDICT_FINE_TUNE: "Recommend fine-tuning: {best} stays below the target after honest "
-                       "prompt iteration, the cheap levers are tried, and there are enough "
-                       "examples.",
-    VERDICT_MEETS_TARGET: "No fine-tuning needed: {best} meets the target.",
-    VERDICT_INCONCLUSIVE: "Inconclusive: {best} is below the target, but not by more than the "
-                          "uncertainty; measure more before deciding.",
-    VERDICT_SERVING: "Fix serving first: {best} varies at temperature 0, which neither a "
-                     "prompt nor fine-tuning fixes.",
-    VERDICT_KEEP_ITERATING: "Keep iterating on the prompt: {best} is below the target, but "
-                            "prompt versions are still improving (or too few were tried).",
-    VERDICT_TRY_LEVERS: "Not yet: {best} is below the target, but cheap levers are untried: "
-                        "{levers}.",
-    VERDICT_COLLECT: "Fine-tuning is indicated, but there are too few training examples: "
-                     "collect labelled cases first.",
+# The verdict each check names when it is the first to fail (the target check names one of
+# two, see _verdict).
+_FAILED: dict[type, str] = {
+    ServingCheck: VERDICT_SERVING,
+    PlateauCheck: VERDICT_KEEP_ITERATING,
+    LeversCheck: VERDICT_TRY_LEVERS,
+    ExamplesCheck: VERDICT_COLLECT,
 }
+
+
+def _verdict(checks: Sequence[Check]) -> tuple[str, tuple[Check, ...]]:
+    """The verdict and the checks it rests on: the first failing check names it, and rests
+    on the target check (is there a shortfall at all?) and itself; when none fails, on all."""
+    failed = next((c for c in checks if not c.ok), None)
+    if failed is None:
+        return VERDICT_FINE_TUNE, tuple(checks)
+    if isinstance(failed, TargetCheck):
+        met = failed.outcome == TARGET_MET
+        return (VERDICT_MEETS_TARGET if met else VERDICT_INCONCLUSIVE), (failed,)
+    return _FAILED[type(failed)], (checks[0], failed)
 
 
 def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings,
@@ -390,54 +365,24 @@ def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings
     measured = [(p, *_trend_point(p, settings)) for p in points]
     pairs = [(p, t) for p, t, _ in measured]
     best_p, best_t, best_st = max(measured, key=lambda m: _rank(m[1]))
-    target, meets = _target_check(best_t, settings)
-    serving_note, serving_explains = _serving(pairs, best_t)
-    serving = Check("not serving", not serving_explains,
-                    serving_note if serving_explains else
-                    f"{best_t.ref} ran at temperature "
-                    + ("provider default" if best_t.temperature is None
-                       else f"{best_t.temperature:g}")
-                    + f" (TARr@{best_t.reruns} {best_t.tar_raw:.0%}): its variance is not "
-                    "serving nondeterminism")
+    serving = _serving(pairs, best_t)
     improvements = _improvements(pairs, settings.plateau)
-    plateau = _plateau_check(len(pairs), improvements, settings.plateau)
     levers = _levers(pairs, best_t, settings)
-    blocking = [lv for lv in levers if lv.blocks]
-    lever_check = Check("cheap levers tried", not blocking,
-                        "untried: " + "; ".join(f"{lv.name} ({lv.detail})" for lv in blocking)
-                        if blocking else "temperature 0, few-shot examples and an output "
-                        "format were all tried, and majority voting would not close the gap")
+    blocking = tuple(lv for lv in levers if lv.blocks)
     examples = _examples(best_p)
-    example_check = Check("enough examples", examples.usable >= MIN_EXAMPLES, examples.guidance)
-    checks = (target, serving, plateau, lever_check, example_check)
-
-    if not target.ok:
-        verdict = VERDICT_MEETS_TARGET if meets else VERDICT_INCONCLUSIVE
-    elif not serving.ok:
-        verdict = VERDICT_SERVING
-    elif not plateau.ok:
-        verdict = VERDICT_KEEP_ITERATING
-    elif not lever_check.ok:
-        verdict = VERDICT_TRY_LEVERS
-    elif not example_check.ok:
-        verdict = VERDICT_COLLECT
-    else:
-        verdict = VERDICT_FINE_TUNE
-    headline = _HEADLINES[verdict].format(
-        best=best_t.ref, levers=", ".join(lv.name for lv in blocking))
-    deciding = {VERDICT_MEETS_TARGET: [target], VERDICT_INCONCLUSIVE: [target],
-                VERDICT_SERVING: [target, serving], VERDICT_KEEP_ITERATING: [target, plateau],
-                VERDICT_TRY_LEVERS: [target, lever_check],
-                VERDICT_COLLECT: [target, example_check]}.get(verdict, list(checks))
-    reasons = [c.detail for c in deciding]
-    if verdict == VERDICT_INCONCLUSIVE:
-        reasons.append(best_st.precision_advice)
-    sensitivity, sensitivity_detail = _sensitivity(pairs)
+    checks: tuple[Check, ...] = (  # the rule's order
+        _target_check(best_t, settings),
+        ServingCheck(not serving.explains, best_t.ref, best_t.temperature, best_t.reruns,
+                     best_t.tar_raw, serving),
+        _plateau_check(len(pairs), improvements, settings.plateau),
+        LeversCheck(not blocking, blocking),
+        ExamplesCheck(examples.usable >= MIN_EXAMPLES, examples),
+    )
+    verdict, deciding = _verdict(checks)
     return Assessment(
-        model=model, verdict=verdict, headline=headline, reasons=tuple(reasons),
-        best=best_t.ref, checks=checks, levers=tuple(levers), improvements=tuple(improvements),
-        trend=tuple(pairs_t for _, pairs_t in pairs), serving=serving_note,
-        sensitivity=sensitivity, sensitivity_detail=sensitivity_detail,
+        model=model, verdict=verdict, best=best_t.ref, checks=checks, deciding=deciding,
+        levers=tuple(levers), improvements=tuple(improvements),
+        trend=tuple(t for _, t in pairs), serving=serving, sensitivity=_sensitivity(pairs),
         cost=_cost(best_p, examples, settings, prices), examples=examples,
         precision_advice=best_st.precision_advice,
     )

@@ -25,18 +25,13 @@ class EscalationSettings:
     """The rule's parameters: the suite's ``escalation`` section, defaults from its thresholds."""
 
     target: float = DEFAULT_TARGET
-    metric: str = "modal_share"  # or "tar_answer"
+    metric: str = "modal_share"  # or "tar_answer" (checks.METRIC_*)
     pass_hat_k: float | None = None
     k: int | None = None  # default: each version's N
     pass_rate: float | None = None  # what majority voting must reach to count as a fix
     plateau: int = 3
     prices: Mapping[str, Price] = field(default_factory=dict)
     finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
-
-    @property
-    def metric_label(self) -> str:
-        """The consistency metric as reports name it."""
-        return "modal share" if self.metric == "modal_share" else "TARa@N"
 
 
 def settings_from_suite(spec: Any) -> EscalationSettings:

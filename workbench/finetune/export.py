@@ -2,10 +2,11 @@
 
 One JSON object per line, ``{"messages": [{"role": ..., "content": ...}, ...]}``: the format
 OpenAI's fine-tuning API, TRL's ``SFTTrainer`` (conversational datasets), Axolotl's
-``chat_template`` datasets and most hosted tuners accept. The input is the best prompt
-version rendered for the case *without its few-shot examples* (a fine-tuned model has learned
-what they taught, and a shorter prompt is half the point); the assistant turn is the case's
-``expected`` answer.
+``chat_template`` datasets and most hosted tuners accept. The input is the short prompt
+(:mod:`workbench.escalation.short_prompt`, whose size the escalation report's cost estimate
+uses): the best prompt version rendered for the case *without its few-shot examples* (a
+fine-tuned model has learned what they taught, and a shorter prompt is half the point); the
+assistant turn is the case's ``expected`` answer.
 
 Chains: the tuned model replaces the step that produces the answer, so a chain exports its
 final step's messages as a stored run sent them (earlier steps' outputs filled in, from a
@@ -25,6 +26,7 @@ from typing import Any
 
 from workbench.atomic import atomic_write_text
 from workbench.errors import Problem, display_path
+from workbench.escalation.short_prompt import prompt_messages
 from workbench.prompts.version import PromptVersion
 from workbench.store.records import CellRecord
 
@@ -48,22 +50,6 @@ def target_text(expected: Any) -> str:
     if isinstance(expected, str):
         return expected
     return json.dumps(expected, ensure_ascii=False)
-
-
-def prompt_messages(
-    prompt: PromptVersion, variables: Mapping[str, Any], cells: Sequence[CellRecord] = ()
-) -> list[dict[str, str]] | None:
-    """The input messages of one training example (see the module docstring); None when a
-    chain has no stored rerun that reached its final step for this case."""
-    if not prompt.spec.steps:
-        return prompt.render_without_examples(variables)
-    final = prompt.step_count() - 1
-    reached = [c for c in cells if len(c.steps) > final and c.steps[final].replied]
-    reached.sort(key=lambda c: (not c.passed, c.rerun))
-    if not reached:
-        return None
-    return [{"role": m["role"], "content": m["content"]}
-            for m in reached[0].steps[final].messages]
 
 
 def build_examples(
@@ -180,7 +166,6 @@ __all__ = [
     "build_examples",
     "check_example",
     "holdout_path",
-    "prompt_messages",
     "split_holdout",
     "target_text",
     "validate_jsonl",

@@ -1,20 +1,21 @@
-"""The escalation report in the terminal, in Markdown and in HTML.
+"""The escalation report in the terminal, in Markdown and in HTML, and the files it writes.
 
-Each only formats an :class:`workbench.escalation.report.EscalationReport`: the verdict first, then
+Each only formats an :class:`workbench.escalation.EscalationReport`: the verdict first, then
 every check of the rule with its numbers, the trend over versions, the levers, the cost
-comparison and the training examples — so a reader can see why, not just what.
+comparison and the training examples — so a reader can see why, not just what. The sentences
+come from :mod:`workbench.reports.escalation_text`, the JSON from
+:mod:`workbench.reports.escalation_json`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from workbench.atomic import atomic_write_text
+from workbench.escalation.checks import LEVER_VOTING
 from workbench.escalation.report import (
-    LEVER_VOTING,
     VERDICT_FINE_TUNE,
     Assessment,
     CostComparison,
@@ -23,12 +24,23 @@ from workbench.escalation.report import (
 )
 from workbench.reports import svg
 from workbench.reports._html import Markup, el, join, page, table
+from workbench.reports.escalation_json import dumps_escalation
+from workbench.reports.escalation_text import (
+    check_detail,
+    cost_notes,
+    examples_text,
+    headline,
+    lever_detail,
+    metric_label,
+    sensitivity_text,
+    serving_text,
+)
 from workbench.reports.format import Paint, diff_ci
 from workbench.reports.markdown import cell as md_cell
 from workbench.reports.markdown import code as md_code
 from workbench.reports.markdown import details as md_details
 from workbench.reports.markdown import table as md_table
-from workbench.text import escape_json_controls, one_line
+from workbench.text import one_line
 
 MAX_TREND_ROWS = 20  # Markdown: the latest versions; the HTML and JSON have them all
 
@@ -52,8 +64,8 @@ def _iv(value: float, ci: tuple[float, float], percent: bool = False) -> str:
 def trend_header(report: EscalationReport, a: Assessment) -> list[str]:
     k = a.trend[-1].k if a.trend else "k"
     return ["Version", "Kind", "Temp.", "Pass rate (95% CI)",
-            f"{report.settings.metric_label} (95% CI)", "TARa", "TARr", f"pass^{k} (95% CI)",
-            "Majority vote", "Tokens/call"]
+            f"{metric_label(report.settings.metric)} (95% CI)", "TARa", "TARr",
+            f"pass^{k} (95% CI)", "Majority vote", "Tokens/call"]
 
 
 def trend_row(t: TrendPoint, best: str) -> list[str]:
@@ -118,12 +130,12 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
     for a in report.assessments:
         style = "yellow" if a.verdict == VERDICT_FINE_TUNE else "green"
         lines.append(paint(f"{_plain(a.model)}: {a.verdict.upper()}", "bold", style))
-        lines.append(f"  {_plain(a.headline, 400)}")
+        lines.append(f"  {_plain(headline(a), 400)}")
         lines.append("")
         lines.append(paint("  Checks", "bold") + paint("  (all must hold to fine-tune)", "dim"))
         for c in a.checks:
             mark = paint("✓", "green") if c.ok else paint("✗", "red")
-            lines.append(f"  {mark} {c.name}: {_plain(c.detail, 600)}")
+            lines.append(f"  {mark} {c.name}: {_plain(check_detail(c), 600)}")
         lines.append("")
         lines.append(paint("  Trend over versions", "bold") + paint("  (oldest first; ★ best)",
                                                                     "dim"))
@@ -134,10 +146,10 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
         lines.append(paint("  Cheap levers", "bold"))
         for lv in a.levers:
             state = paint(lever_state(lv), "yellow") if lv.blocks else lever_state(lv)
-            lines.append(f"  - {lv.name}: {state} — {_plain(lv.detail, 400)}")
+            lines.append(f"  - {lv.name}: {state} — {_plain(lever_detail(lv), 400)}")
         lines.append("")
-        lines.append(f"  Serving: {_plain(a.serving, 600)}")
-        lines.append(f"  Prompt sensitivity: {_plain(a.sensitivity_detail, 400)}")
+        lines.append(f"  Serving: {_plain(serving_text(a.serving), 600)}")
+        lines.append(f"  Prompt sensitivity: {_plain(sensitivity_text(a.sensitivity), 400)}")
         lines.append("")
         c = a.cost
         lines.append(paint("  Cost", "bold") + paint(f"  ({_plain(a.best)} now vs a fine-tuned "
@@ -145,11 +157,11 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
         lines += ["  " + line for line in _columns(
             ["", "now", "fine-tuned" + (f" ({_plain(c.finetuned_model)})"
                                         if c.finetuned_model else "")], cost_rows(c))]
-        for note in c.notes:
+        for note in cost_notes(c):
             lines.append(paint(f"  note: {_plain(note, 300)}", "dim"))
         lines.append("")
         e = a.examples
-        lines.append(f"  Training examples: {e.guidance} ({e.with_expected} with expected "
+        lines.append(f"  Training examples: {examples_text(e)} ({e.with_expected} with expected "
                      f"answers, {e.from_passing_reruns} more from passing reruns)")
         lines.append(paint(f"  Export them: {_export_hint(report, suite_arg)}", "dim"))
         lines.append("")
@@ -179,8 +191,8 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
     for a in report.assessments:
         mark = "🟠" if a.verdict == VERDICT_FINE_TUNE else "🟢"
         lines += [f"## {md_cell(a.model)}: {mark} **{md_cell(a.verdict)}**", "",
-                  md_cell(a.headline), ""]
-        lines += [f"- {'✅' if c.ok else '❌'} **{md_cell(c.name)}**: {md_cell(c.detail)}"
+                  md_cell(headline(a)), ""]
+        lines += [f"- {'✅' if c.ok else '❌'} **{md_cell(c.name)}**: {md_cell(check_detail(c))}"
                   for c in a.checks]
         rows = [trend_row(t, a.best) for t in a.trend]
         shown = rows[-MAX_TREND_ROWS:]
@@ -190,16 +202,16 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
         lines += ["", *md_details(f"Trend over versions ({len(rows)}, oldest first; ★ best)",
                                   trend), ""]
         levers = _md_table(["Lever", "State", "Detail"],
-                           [[lv.name, lever_state(lv), lv.detail] for lv in a.levers])
-        levers += ["", f"- Serving: {md_cell(a.serving)}",
-                   f"- Prompt sensitivity: {md_cell(a.sensitivity_detail)}"]
+                           [[lv.name, lever_state(lv), lever_detail(lv)] for lv in a.levers])
+        levers += ["", f"- Serving: {md_cell(serving_text(a.serving))}",
+                   f"- Prompt sensitivity: {md_cell(sensitivity_text(a.sensitivity))}"]
         lines += [*md_details("Cheap levers, serving, sensitivity", levers), ""]
         c = a.cost
         cost = _md_table(["", "Now", "Fine-tuned"
                           + (f" ({c.finetuned_model})" if c.finetuned_model else "")],
                          cost_rows(c))
-        cost += [""] + [f"- {md_cell(n)}" for n in c.notes]
-        cost += [f"- Training examples: {md_cell(a.examples.guidance)}",
+        cost += [""] + [f"- {md_cell(n)}" for n in cost_notes(c)]
+        cost += [f"- Training examples: {md_cell(examples_text(a.examples))}",
                  f"- Export: {md_code(_export_hint(report, suite_arg))}"]
         lines += [*md_details("Cost and training examples", cost), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -213,7 +225,7 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
 def _trend_chart(report: EscalationReport, a: Assessment) -> Markup:
     trend = a.trend
     labels = [t.ref for t in trend]
-    metric = report.settings.metric_label
+    metric = metric_label(report.settings.metric)
     k = trend[-1].k if trend else 1
     series = [
         svg.Series("pass rate", [t.pass_rate.value for t in trend],
@@ -236,12 +248,13 @@ def _trend_chart(report: EscalationReport, a: Assessment) -> Markup:
 
 def _checks_html(a: Assessment) -> Markup:
     return el("ul", [el("li", el("span", "✓" if c.ok else "✗", class_="pass" if c.ok else "fail"),
-                        " ", el("b", c.name), ": ", c.detail) for c in a.checks])
+                        " ", el("b", c.name), ": ", check_detail(c)) for c in a.checks])
 
 
 def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | None) -> Markup:
     go = a.verdict == VERDICT_FINE_TUNE
     c = a.cost
+    notes = cost_notes(c)
     e = a.examples
     improvements = [[i.ref, i.baseline, str(i.n_shared),
                      diff_ci(i.pass_rate_diff, i.pass_rate_ci), i.pass_rate_verdict,
@@ -250,7 +263,7 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
                     for i in a.improvements]
     return join([
         el("h2", a.model, id="m-" + "".join(ch if ch.isalnum() else "-" for ch in a.model)),
-        el("div", el("p", el("b", f"Verdict: {a.verdict}")), el("p", a.headline),
+        el("div", el("p", el("b", f"Verdict: {a.verdict}")), el("p", headline(a)),
            class_="verdict " + ("go" if go else "stop")),
         el("h3", "The rule, checked"), _checks_html(a),
         el("h3", "Trend over versions"),
@@ -265,16 +278,16 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
         table(["Lever", "State", "Detail"],
               [[lv.name,
                 el("span", lever_state(lv), class_="warn") if lv.blocks else lever_state(lv),
-                lv.detail] for lv in a.levers]),
+                lever_detail(lv)] for lv in a.levers]),
         el("h3", "Serving nondeterminism and prompt sensitivity"),
-        el("p", a.serving), el("p", a.sensitivity_detail),
+        el("p", serving_text(a.serving)), el("p", sensitivity_text(a.sensitivity)),
         el("h3", "Cost"),
         table(["", "Now: " + a.best, "Fine-tuned" + (f": {c.finetuned_model}"
                                                      if c.finetuned_model else "")],
               cost_rows(c)),
-        el("ul", [el("li", n, class_="muted") for n in c.notes]) if c.notes else None,
+        el("ul", [el("li", n, class_="muted") for n in notes]) if notes else None,
         el("h3", "Training examples"),
-        el("p", e.guidance, f" ({e.with_expected} cases with expected answers, "
+        el("p", examples_text(e), f" ({e.with_expected} cases with expected answers, "
                             f"{e.from_passing_reruns} more with a passing rerun; "
                             f"{e.passing_reruns} distinct passing outputs)."),
         el("p", "Export them: ", el("code", _export_hint(report, suite_arg))),
@@ -285,7 +298,7 @@ def render_escalation_html(report: EscalationReport, suite_arg: str | None = Non
     body = [
         el("h1", f"Escalation report: {report.suite}"),
         el("p", f"{len(report.runs)} run(s): ", join([el("code", r) for r in report.runs], ", "),
-           f" · consistency metric {report.settings.metric_label}, "
+           f" · consistency metric {metric_label(report.settings.metric)}, "
            f"target {report.settings.target:g}"
            + (f", pass^k target {report.settings.pass_hat_k:g}"
               if report.settings.pass_hat_k is not None else "")
@@ -317,7 +330,5 @@ def write_escalation(report: EscalationReport, *, md: str | os.PathLike[str] | N
     if html:
         written.append(atomic_write_text(html, render_escalation_html(report, suite_arg)))
     if json_path:
-        # Model output and user names can hold control characters: escaped as in report.json.
-        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
-        written.append(atomic_write_text(json_path, escape_json_controls(text) + "\n"))
+        written.append(atomic_write_text(json_path, dumps_escalation(report)))
     return written

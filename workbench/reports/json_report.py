@@ -10,9 +10,8 @@ Every field is documented in ``docs/json-schema.md``.
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,51 +19,12 @@ from workbench import __version__
 from workbench.analysis.results import CaseResult, GroupResult, RunResults
 from workbench.analysis.stats import GroupStats
 from workbench.atomic import atomic_writer
+from workbench.jsonable import LazyList, jsonable
 from workbench.reports._common import iso_utc
 from workbench.store.records import CellRecord
 from workbench.text import escape_json_controls
 
 SCHEMA = "workbench.run/1"
-
-
-class _LazyList(list):
-    """A list the JSON encoder writes item by item, each built (and cleaned) only when the
-    encoder reaches it — so writing a run's reruns never holds them all as dicts at once.
-
-    ``json``'s pure-Python encoder (used whenever ``indent`` is set) reads a list through
-    ``len``/truthiness and iteration only, which is all this provides.
-    """
-
-    def __init__(self, items: Sequence[Any], build: Callable[[Any], Any]):
-        super().__init__()
-        self._items = items
-        self._build = build
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return (_clean(self._build(item)) for item in self._items)
-
-
-def _clean(obj: Any) -> Any:
-    """Make stored values strict JSON: non-finite floats → None, tuples → lists.
-
-    Why: ``json.dumps`` would otherwise emit ``NaN``/``Infinity``, which most JSON parsers
-    (JavaScript, jq, Go) reject.
-    """
-    if isinstance(obj, _LazyList):
-        return obj  # its items are cleaned as they are built
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def _summary(stats: GroupStats) -> dict[str, Any]:
@@ -119,7 +79,7 @@ def _group(group: GroupResult, lazy: bool = False) -> dict[str, Any]:
             "total": group.prompt_tokens + group.completion_tokens,
         },
         "per_step": {name: _summary(stats) for name, stats in group.step_stats.items()},
-        "cases": _LazyList(group.cases, _case) if lazy else [_case(c) for c in group.cases],
+        "cases": LazyList(group.cases, _case) if lazy else [_case(c) for c in group.cases],
     }
 
 
@@ -169,7 +129,7 @@ def build_json(results: RunResults, *, lazy: bool = False) -> dict[str, Any]:
             {"a": a, "b": b, **comparison.to_dict()} for a, b, comparison in results.comparisons
         ],
     }
-    return _clean(report)
+    return jsonable(report)
 
 
 def _chunks(results: RunResults) -> Iterator[str]:

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,14 @@ def _cell_record(row: sqlite3.Row) -> CellRecord:
 def default_db_path(project: Path) -> Path:
     env = os.environ.get("WORKBENCH_DB")
     return Path(env) if env else project / DEFAULT_DB
+
+
+@contextmanager
+def existing_store(path: Path | str) -> Iterator[Store | None]:
+    """The store at ``path`` if there is one, else None: commands that only read (escalate,
+    export-finetune, the TUI's reports) must never create an empty store as a side effect."""
+    if not Path(path).exists():
+        yield None
+        return
+    with Store(path) as store:
+        yield store

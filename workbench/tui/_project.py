@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workbench.analysis.results import RunResults
+    from workbench.escalation.pipeline import ReportCache
     from workbench.escalation.report import EscalationReport
     from workbench.prompts.library import PromptLibrary
     from workbench.store.database import Store
@@ -37,8 +38,7 @@ class Project:
     db: Path | None = None
     _library: PromptLibrary | None = field(default=None, repr=False)
     _results: dict[str, tuple[int, str, RunResults]] = field(default_factory=dict, repr=False)
-    _escalations: dict[Path, tuple[tuple, EscalationReport]] = field(default_factory=dict,
-                                                                      repr=False)
+    _escalations: ReportCache = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -116,28 +116,13 @@ class Project:
         Call from a worker thread: every stored run of the suite is grouped and measured.
         """
         from workbench.errors import InputError, Problem
-        from workbench.escalation.history import load_history
-        from workbench.escalation.rule import escalate
-        from workbench.escalation.settings import settings_from_suite
-        from workbench.suites.loader import load_suite
+        from workbench.escalation.history import NoHistoryError
+        from workbench.escalation.pipeline import assess_suite
 
-        suite = load_suite(suite_file)
-        missing = InputError(Problem(f"no stored runs of suite '{suite.name}' yet",
-                                     hint="run it first on Suites (2)"))
-        if not self.has_store():  # only reads: never creates a store
-            raise missing
-        settings = settings_from_suite(suite.spec)
-        with self.open_store() as store:
-            runs = store.runs(suite.name)
-            if not runs:
-                raise missing
-            # What the report is built from (stored cells and prompt texts never change).
-            key = (suite.name, settings,
-                   tuple((r.id, r.status, store.count_cells(r.id)) for r in runs))
-            cached = self._escalations.get(suite_file)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            history = load_history(store, suite.name, runs)
-        report = escalate(history, settings)
-        self._escalations[suite_file] = (key, report)
-        return report
+        try:
+            return assess_suite(self.db_path, suite_file, cache=self._escalations)
+        except NoHistoryError as exc:
+            if exc.ran:  # runs without results: the store's own message says what to do
+                raise
+            raise InputError(Problem(f"no stored runs of suite '{exc.suite}' yet",
+                                     hint="run it first on Suites (2)")) from None

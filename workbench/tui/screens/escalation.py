@@ -1,6 +1,6 @@
 """Escalation: should this suite's prompt be fine-tuned, or is there something cheaper to try?
 
-The screen shows :class:`workbench.escalation.report.EscalationReport` for a suite file — the same
+The screen shows :class:`workbench.escalation.EscalationReport` for a suite file — the same
 object ``workbench escalate`` prints — as a verdict, the trend over prompt versions (a chart
 and a table), the checks of the rule, the cheap levers, the cost comparison and the count of
 training examples. The report is built in a worker: it groups every stored run of the suite.
@@ -33,10 +33,11 @@ _SERIES = (("pass rate", "blue"), ("consistency", "orange"), ("pass^k", "green")
 def verdict_text(report, model_index: int) -> Text:
     """The verdict of every model (the shown one first in bold), and the shown one's headline."""
     from workbench.escalation.report import VERDICT_FINE_TUNE, VERDICT_MEETS_TARGET
+    from workbench.reports.escalation_text import headline, metric_label
 
     out = inert(report.suite, style="bold")
     out.append(f"  {len(report.runs)} run(s) · target {report.settings.target:.2f} "
-               f"({report.settings.metric_label})\n",
+               f"({metric_label(report.settings.metric)})\n",
                style=MUTED)
     for i, a in enumerate(report.assessments):
         colour = {VERDICT_FINE_TUNE: FAIR, VERDICT_MEETS_TARGET: GOOD}.get(a.verdict, POOR)
@@ -46,7 +47,7 @@ def verdict_text(report, model_index: int) -> Text:
         out.append(a.verdict.upper(), style=f"bold {colour}")
         out.append("\n")
     shown = report.assessments[model_index]
-    out.append_text(inert(shown.headline))
+    out.append_text(inert(headline(shown)))
     return out
 
 
@@ -63,6 +64,14 @@ def trend_series(assessment) -> tuple[list[str], dict[str, list[float]]]:
 def details_text(assessment) -> Text:
     """Checks, levers, serving and sensitivity, cost and examples: why the verdict is what it is."""
     from workbench.reports.escalation import cost_rows, lever_state
+    from workbench.reports.escalation_text import (
+        check_detail,
+        cost_notes,
+        examples_text,
+        lever_detail,
+        sensitivity_text,
+        serving_text,
+    )
 
     out = Text()
     out.append("Checks", style="bold")
@@ -70,19 +79,19 @@ def details_text(assessment) -> Text:
     for check in assessment.checks:
         out.append("✓ " if check.ok else "✗ ", style=GOOD if check.ok else POOR)
         out.append(f"{check.name}: ", style="bold")
-        out.append_text(inert(check.detail))
+        out.append_text(inert(check_detail(check)))
         out.append("\n")
     out.append("\nCheap levers\n", style="bold")
     for lever in assessment.levers:
         out.append(f"- {lever.name}: ")
         out.append(lever_state(lever), style=FAIR if lever.blocks else "")
         out.append(" — ")
-        out.append_text(inert(lever.detail))
+        out.append_text(inert(lever_detail(lever)))
         out.append("\n")
     out.append("\nServing: ", style="bold")
-    out.append_text(inert(assessment.serving))
+    out.append_text(inert(serving_text(assessment.serving)))
     out.append("\nPrompt sensitivity: ", style="bold")
-    out.append_text(inert(assessment.sensitivity_detail))
+    out.append_text(inert(sensitivity_text(assessment.sensitivity)))
     cost = assessment.cost
     out.append("\n\nCost", style="bold")
     out.append_text(inert(f"  ({assessment.best} now vs a fine-tuned model"
@@ -92,12 +101,12 @@ def details_text(assessment) -> Text:
     for label, now, tuned in cost_rows(cost):
         out.append(f"{label}: ", style=MUTED)
         out.append(f"now {now} · fine-tuned {tuned}\n")
-    for note in cost.notes:
+    for note in cost_notes(cost):
         out.append_text(inert(f"note: {note}", style=MUTED))
         out.append("\n")
     examples = assessment.examples
     out.append("\nTraining examples: ", style="bold")
-    out.append_text(inert(f"{examples.guidance} ({examples.with_expected} with expected "
+    out.append_text(inert(f"{examples_text(examples)} ({examples.with_expected} with expected "
                           f"answers, {examples.from_passing_reruns} more from passing reruns)"))
     out.append("\nExport them: ", style=MUTED)
     out.append("workbench export-finetune SUITE -o FILE.jsonl --holdout 0.2", style=MUTED)
