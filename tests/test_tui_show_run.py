@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui_data import KEY_ENV, make_project
 from workbench.store.database import Store
 from workbench.testing.fakeserver import FakeServer
+from workbench.testing.projects import KEY_ENV, make_project
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run import RunScreen
 
