@@ -12,11 +12,11 @@ from workbench.analysis.results import load_results
 from workbench.cli.main import main
 from workbench.store.database import Store
 from workbench.testing.projects import ANSWERS, RUN_ID, TICKETS, fill_store, make_project
-from workbench.text import strip_terminal
-from workbench.tui._diff import against_reference, side_by_side, tokens, word_diff
-from workbench.tui._matrix import SORTS, build_rows, view
-from workbench.tui._render import inert, pass_cell, rate_style
+from workbench.text import strip_terminal, tokens
+from workbench.tui.matrix import SORTS, build_rows, view
+from workbench.tui.render import inert, pass_cell, rate_style
 from workbench.tui.screens.charts import _whole_ticks, consistency_histogram
+from workbench.tui.widgets.side_by_side import against_reference, side_by_side, word_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def test_side_by_side_pairs_changes_and_keeps_line_numbers() -> None:
 
 
 def test_word_diff_marks_only_changed_words() -> None:
-    left, right = word_diff("The answer is billing.", "The answer is shipping.")
+    left, right = word_spans("The answer is billing.", "The answer is shipping.")
     assert "".join(t for t, _ in left) == "The answer is billing."
     assert [t for t, changed in left if changed] == ["billing"]
     assert [t for t, changed in right if changed] == ["shipping"]
