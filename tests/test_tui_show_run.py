@@ -1,5 +1,5 @@
-"""Suites hands a run to a Run screen that is already open: the screen takes the request
-when it is shown again (switching modes always sends it ScreenResume)."""
+"""Suites hands a run to a Run screen that is already open: the screen watches the app's
+pending run request, takes it (so it is no longer pending) and is shown."""
 
 from __future__ import annotations
 
