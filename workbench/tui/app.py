@@ -4,7 +4,7 @@ Sections are listed once, in :data:`SECTIONS`; the key bindings, the section bar
 of every screen and the command-palette entries are all derived from that list, so adding a
 screen is one more :class:`Section` entry (module and class imported on first open).
 
-A screen that shows one stored run subclasses :class:`~workbench.tui.screens.base.RunViewScreen`
+A screen that shows one stored run subclasses :class:`~workbench.tui.screens.run_view.RunViewScreen`
 (loading in a worker, the run picker and reload come with it) and implements ``show``.
 
 The app holds what the sections share (the project, the selected suite, the current run, a
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,15 +27,17 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from workbench.tui._project import Project
-from workbench.tui.state import (
-    RunFinished,
-    RunRequest,
-    RunRequested,
-    RunRequestTaken,
-    RunSelected,
-    RunStarted,
-    SuitePicked,
-)
+
+if TYPE_CHECKING:  # the screens that post them import them, after the first paint
+    from workbench.tui.state import (
+        RunFinished,
+        RunRequest,
+        RunRequested,
+        RunRequestTaken,
+        RunSelected,
+        RunStarted,
+        SuitePicked,
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from textual_plotext import PlotextPlot
 
 from workbench.text import one_line, strip_terminal
 from workbench.tui.render import MUTED, inert
-from workbench.tui.screens.base import RunViewScreen
+from workbench.tui.screens.run_view import RunViewScreen
 
 _COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
 _LEGEND_ROOM = 1.35  # headroom above the data, so the legend (top left) hides no line

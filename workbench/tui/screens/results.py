@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from workbench.text import pct
 from workbench.tui.matrix import SORTS, MatrixRow, build_rows, view
 from workbench.tui.render import GOOD, MUTED, POOR, inert, level_color, pass_cell
-from workbench.tui.screens.base import RunViewScreen
+from workbench.tui.screens.run_view import RunViewScreen
 
 if TYPE_CHECKING:
     from workbench.analysis.results import GroupResult, RunResults
