@@ -1,7 +1,8 @@
 """What the benchmarks share: the workload's project files, memory readings, conditions.
 
 Every run-engine benchmark uses the same workload — one zero-shot prompt asking a short
-question, one case per call, against ``tests/fakeserver.py`` — so their figures compare.
+question, one case per call, against :mod:`workbench.testing.fakeserver` — so their figures
+compare. The scripts import ``workbench`` as installed (``make install``: editable).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the cost map
 
 KEY_ENV = "WORKBENCH_BENCH_KEY"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _fixtures import peak_rss_mib, rss_mib  # also: repository on sys.path, local cost map
+from _fixtures import peak_rss_mib, rss_mib  # also: the local cost map
 
 from workbench.models import local
 

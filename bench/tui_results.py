@@ -1,9 +1,9 @@
 """How long the Results screen takes to show a big run: 500 cases × 4 variants × 5 reruns.
 
-Writes the run straight into a temporary SQLite store (``tests/tui_data.big_project``), then
-times (1) ``load_results`` alone — grouping and statistics, including the paired bootstrap
-of each comparison — and (2) the TUI from pressing ``4`` to the filled matrix, then a
-re-filter and a re-sort of the 500 rows.
+Writes the run straight into a temporary SQLite store
+(``workbench.testing.projects.big_project``), then times (1) ``load_results`` alone —
+grouping and statistics, including the paired bootstrap of each comparison — and (2) the
+TUI from pressing ``4`` to the filled matrix, then a re-filter and a re-sort of the 500 rows.
 
 Run: ``python bench/tui_results.py [--cases 500] [--variants 4] [--reruns 5]``
 """
@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fixtures import conditions  # also: the repository on sys.path
+from _fixtures import conditions
 
-from tests.tui_data import BIG_RUN_ID, big_project
 from workbench.analysis.results import load_results
 from workbench.store.database import Store
+from workbench.testing.projects import BIG_RUN_ID, big_project
 from workbench.tui.app import WorkbenchApp
 
 
@@ -35,8 +35,7 @@ async def through_tui(project: Path) -> tuple[float, float, float]:
             await pilot.pause(0.01)
         shown = time.perf_counter() - start
         start = time.perf_counter()
-        screen.needle = "case-04"
-        screen.refill()
+        screen.needle = "case-04"  # the matrix follows the filter at once
         await pilot.pause()
         filtered = time.perf_counter() - start
         start = time.perf_counter()

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_reports import MODEL, A, _cell, _cells, _store_run
+from workbench.analysis.reference import reference_text
 from workbench.analysis.results import RunResults
 from workbench.cli.main import main
 from workbench.reports import render_html, write_html
 from workbench.reports._html import CSS, el, esc
-from workbench.reports.html import reference_text, word_diff
+from workbench.reports.html import diff_markup
 from workbench.reports.svg import PALETTE, heat_color
 
 PAYLOAD = ("<script>document.title='pwned'</script>"
@@ -58,10 +59,10 @@ def test_escaping_helper_and_builder() -> None:
 
 
 def test_word_diff_marks_what_differs_from_the_modal_output() -> None:
-    assert word_diff("the cat sat", "the dog sat") == \
+    assert diff_markup("the cat sat", "the dog sat") == \
         'the <del title="in the reference output">cat</del><ins>dog</ins> sat'
-    assert word_diff("billing", "billing") == "billing"
-    assert word_diff("a b", "a b <script>") == "a b<ins> &lt;script&gt;</ins>"
+    assert diff_markup("billing", "billing") == "billing"
+    assert diff_markup("a b", "a b <script>") == "a b<ins> &lt;script&gt;</ins>"
     assert reference_text(["x", "y", "y", None]) == "y"
     assert reference_text(["x", "y", "x", "y"]) == "x"  # first seen wins a tie
     assert reference_text([None]) is None

@@ -95,6 +95,18 @@ def test_diff_between_versions(library):
     assert library.diff("clf", 1, 1) == ""
 
 
+def test_cli_diff_of_two_prompts_is_the_library_diff(library, tmp_path, monkeypatch, capsys):
+    library.save("clf-short", V1.replace("You classify.", "Classify."))
+    monkeypatch.chdir(tmp_path)
+    assert main(["prompts", "diff", "clf@1", "clf-short@1"]) == 0
+    out = capsys.readouterr().out
+    assert out == library.diff("clf", 1, 1, other="clf-short")
+    assert out.startswith("--- clf/v1.yaml\n+++ clf-short/v1.yaml\n")
+    assert "-    content: You classify.\n+    content: Classify.\n" in out
+    assert main(["prompts", "diff", "clf@1", "1"]) == 0
+    assert capsys.readouterr().out == "clf@1 and clf@1 are identical\n"
+
+
 def test_zero_shot_rendering(library):
     messages = library.resolve("clf").render({"ticket": "refund please"})
     assert messages == [

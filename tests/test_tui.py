@@ -19,9 +19,16 @@ from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, SelectionList, Static, Tree
 
-from tests.tui_data import BIG_RUN_ID, KEY_ENV, RUN_ID, big_project, fill_store, make_project
 from workbench.store.database import Store
 from workbench.testing.fakeserver import FakeServer
+from workbench.testing.projects import (
+    BIG_RUN_ID,
+    KEY_ENV,
+    RUN_ID,
+    big_project,
+    fill_store,
+    make_project,
+)
 from workbench.tui.app import SECTIONS, WorkbenchApp
 from workbench.tui.screens.case_detail import CaseDetailScreen
 from workbench.tui.screens.diff import DiffScreen

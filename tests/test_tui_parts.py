@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui_data import ANSWERS, RUN_ID, TICKETS, fill_store, make_project
 from workbench.analysis.results import load_results
 from workbench.cli.main import main
 from workbench.store.database import Store
-from workbench.text import strip_terminal
-from workbench.tui._diff import against_reference, side_by_side, tokens, word_diff
-from workbench.tui._matrix import SORTS, build_rows, view
-from workbench.tui._render import inert, pass_cell, rate_style
+from workbench.testing.projects import ANSWERS, RUN_ID, TICKETS, fill_store, make_project
+from workbench.text import strip_terminal, tokens
+from workbench.tui.matrix import SORTS, build_rows, view
+from workbench.tui.render import inert, pass_cell, rate_style
 from workbench.tui.screens.charts import _whole_ticks, consistency_histogram
+from workbench.tui.widgets.side_by_side import against_reference, side_by_side, word_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def test_side_by_side_pairs_changes_and_keeps_line_numbers() -> None:
 
 
 def test_word_diff_marks_only_changed_words() -> None:
-    left, right = word_diff("The answer is billing.", "The answer is shipping.")
+    left, right = word_spans("The answer is billing.", "The answer is shipping.")
     assert "".join(t for t, _ in left) == "The answer is billing."
     assert [t for t, changed in left if changed] == ["billing"]
     assert [t for t, changed in right if changed] == ["shipping"]
@@ -89,7 +89,7 @@ def test_matrix_rows_filter_and_sorts(demo_results) -> None:
     rows = build_rows(demo_results)
     assert [r.case_id for r in rows] == [cid for cid, _, _ in TICKETS]
     by_id = {r.case_id: r for r in rows}
-    # Hand-computed from tests/tui_data.ANSWERS: passes out of 5 per variant.
+    # Hand-computed from workbench.testing.projects.ANSWERS: passes out of 5 per variant.
     assert [s.passes for s in by_id["app-crash"].stats] == [3, 4]
     assert [s.passes for s in by_id["refund-wait"].stats] == [2, 4]
     assert by_id["wrong-address"].stats[0].errors == 1

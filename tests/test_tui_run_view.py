@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui_data import KEY_ENV, fill_store, make_project
+from workbench.testing.projects import KEY_ENV, fill_store, make_project
 from workbench.tui._project import Project
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.charts import ChartsScreen

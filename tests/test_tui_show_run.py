@@ -1,5 +1,5 @@
-"""Suites hands a run to a Run screen that is already open: the screen takes the request
-when it is shown again (switching modes always sends it ScreenResume)."""
+"""Suites hands a run to a Run screen that is already open: the screen watches the app's
+pending run request, takes it (so it is no longer pending) and is shown."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui_data import KEY_ENV, make_project
 from workbench.store.database import Store
 from workbench.testing.fakeserver import FakeServer
+from workbench.testing.projects import KEY_ENV, make_project
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run import RunScreen
 

@@ -1,9 +1,9 @@
 """Snapshots of every screen at 120×40 on fixed data (pytest-textual-snapshot).
 
-The project and its store come from ``tests/tui_data.py``: fixed run ids, fixed answers and
-timestamps, a project folder named ``demo``, and nothing on screen that depends on the clock
-or the temporary path. Update after an intended change with ``pytest --snapshot-update``
-and review the SVGs under ``tests/__snapshots__/``.
+The project and its store come from :mod:`workbench.testing.projects`: fixed run ids, fixed
+answers and timestamps, a project folder named ``demo``, and nothing on screen that depends
+on the clock or the temporary path. Update after an intended change with
+``pytest --snapshot-update`` and review the SVGs under ``tests/__snapshots__/``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from tests.tui_data import RUN_ID, fill_store, make_project
+from workbench.testing.projects import RUN_ID, fill_store, make_project
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (120, 40)

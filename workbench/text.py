@@ -7,6 +7,8 @@ importing the statistics or report modules.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
+from typing import Literal
 
 # C0/C1 control characters other than tab, newline and carriage return: terminal bells,
 # escape sequences and the like, which no report should pass through; and the Unicode bidi
@@ -61,8 +63,35 @@ def pct(x: float | None, digits: int = 0) -> str:
 def tokens(text: str) -> list[str]:
     """Words, runs of whitespace and single punctuation marks, in order (they rejoin to text).
 
-    The unit of the word-level diffs in the HTML report and the TUI."""
+    The unit of :func:`word_diff`."""
     return _TOKEN.findall(text)
+
+
+DiffOp = Literal["equal", "delete", "insert"]
+
+
+def word_diff(a: str, b: str) -> list[tuple[DiffOp, str]]:
+    """``a`` against ``b`` as ``(op, text)`` segments in reading order: ``equal`` text both
+    have, ``delete`` text only ``a`` has, ``insert`` text only ``b`` has (a changed stretch
+    is its ``delete`` then its ``insert``). The ``equal`` and ``delete`` texts rejoin to
+    ``a``; the ``equal`` and ``insert`` texts rejoin to ``b``.
+
+    Compared token by token (:func:`tokens`), so a change covers whole words. One algorithm
+    for every view: the HTML report renders the segments as markup, the TUI as styled text,
+    so both mark the same words.
+    """
+    left, right = tokens(a), tokens(b)
+    segments: list[tuple[DiffOp, str]] = []
+    matcher = SequenceMatcher(None, left, right, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            segments.append(("equal", "".join(right[j1:j2])))
+            continue
+        if i2 > i1:
+            segments.append(("delete", "".join(left[i1:i2])))
+        if j2 > j1:
+            segments.append(("insert", "".join(right[j1:j2])))
+    return segments
 
 
 # json.dumps escapes C0 controls but writes DEL, the C1 controls (0x9b is an 8-bit CSI) and

@@ -113,19 +113,7 @@ def cmd_prompts_diff(args: argparse.Namespace) -> int:
     right = library.resolve(args.b) if "@" in args.b or not args.b.isdigit() else None
     if right is None:
         right = library.resolve(f"{left.name}@{args.b}")
-    if left.name != right.name:
-        import difflib
-
-        text = "".join(
-            difflib.unified_diff(
-                left.text.splitlines(keepends=True),
-                right.text.splitlines(keepends=True),
-                fromfile=f"{left.name}/v{left.version}.yaml",
-                tofile=f"{right.name}/v{right.version}.yaml",
-            )
-        )
-    else:
-        text = library.diff(left.name, left.version, right.version)
+    text = library.diff(left.name, left.version, right.version, other=right.name)
     print(text or f"{left.ref} and {right.ref} are identical", end="" if text else "\n")
     return EXIT_OK
 

@@ -47,9 +47,7 @@ class ProgressDisplay:
                 print(self.line(), file=self.stream, flush=True)
 
     def line(self) -> str:
-        p = self.progress
-        return (f"{p.done}/{p.total} cells · {p.passed} passed · {p.errors} errors · "
-                f"{p.cells_per_second:.1f} cells/s · {p.tokens} tokens · ${p.cost:.4f}")
+        return self.progress.line()
 
     def _draw_bar(self) -> None:
         p = self.progress

@@ -192,14 +192,16 @@ class PromptLibrary:
         tmp.write_text(dump_yaml(dict(sorted(labels.items()))), encoding="utf-8")
         tmp.replace(path)
 
-    def diff(self, name: str, a: int, b: int) -> str:
-        """Unified diff of two version files."""
-        left, right = self.load(name, a), self.load(name, b)
+    def diff(self, name: str, a: int, b: int, *, other: str | None = None) -> str:
+        """Unified diff of two version files: ``name`` v``a`` against v``b`` of the same
+        prompt, or of the prompt ``other``; empty when the texts are identical."""
+        right_name = other or name
+        left, right = self.load(name, a), self.load(right_name, b)
         return "".join(
             difflib.unified_diff(
                 left.text.splitlines(keepends=True),
                 right.text.splitlines(keepends=True),
                 fromfile=f"{name}/v{a}.yaml",
-                tofile=f"{name}/v{b}.yaml",
+                tofile=f"{right_name}/v{b}.yaml",
             )
         )

@@ -13,7 +13,6 @@ and draws its charts as inline SVG.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -21,10 +20,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from workbench.analysis.reference import reference_text, rerun_answers
 from workbench.analysis.results import CaseResult, GroupResult, RunResults
 from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE, MetricDiff, modal_share_ci
 from workbench.atomic import atomic_write_text
-from workbench.checks.parsing import answer_key
 from workbench.reports import svg
 from workbench.reports._common import (
     done_cells,
@@ -37,7 +36,7 @@ from workbench.reports._common import (
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.reports.format import answer_counts, diff_ci, pass_rate_ci
 from workbench.store.records import CellRecord
-from workbench.text import pct, tokens
+from workbench.text import pct, word_diff
 
 MAX_OUTPUT_CHARS = 4000  # per rerun shown; the JSON report keeps everything
 OPEN_UNSTABLE = 3  # the flakiest cases of each group start expanded
@@ -55,42 +54,19 @@ def _clip(text: str) -> tuple[str, int]:
     return text[:MAX_OUTPUT_CHARS], len(text) - MAX_OUTPUT_CHARS
 
 
-def word_diff(base: str, text: str) -> Markup:
+def diff_markup(base: str, text: str) -> Markup:
     """``text`` with the words that differ from ``base`` marked: ``<ins>`` for words not in
-    the base, ``<del>`` for base words this output lacks. Everything is escaped."""
-    a, b = tokens(base), tokens(text)
+    the base, ``<del>`` for base words this output lacks (whitespace alone is not struck
+    through). The segments come from :func:`workbench.text.word_diff`; everything is escaped."""
     parts: list[Any] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, chunk in word_diff(base, text):
         if op == "equal":
-            parts.append("".join(b[j1:j2]))
-            continue
-        if op in ("delete", "replace") and "".join(a[i1:i2]).strip():
-            parts.append(el("del", "".join(a[i1:i2]), title="in the reference output"))
-        if op in ("insert", "replace"):
-            parts.append(el("ins", "".join(b[j1:j2])))
+            parts.append(chunk)
+        elif op == "insert":
+            parts.append(el("ins", chunk))
+        elif chunk.strip():
+            parts.append(el("del", chunk, title="in the reference output"))
     return join(parts)
-
-
-def reference_text(texts: list[str | None], answers: list[str | None] | None = None
-                   ) -> str | None:
-    """The output the others are diffed against: the most common text when some text repeats
-    (first seen wins a tie); when every output differs, the first one that gave the most
-    common answer (so the reference is a typical rerun, not an arbitrary one)."""
-    present = [t for t in texts if t is not None]
-    if not present:
-        return None
-    counts = Counter(present)
-    best = max(counts.values())
-    if best > 1 or not answers:
-        return next(t for t in present if counts[t] == best)
-    votes = Counter(a for a in answers if a is not None)
-    if votes:
-        modal = votes.most_common(1)[0][0]
-        for text, answer in zip(texts, answers, strict=False):
-            if text is not None and answer == modal:
-                return text
-    return present[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,7 +232,7 @@ def _rerun_box(cell: CellRecord, n: int, steps: _Steps, refs: list[str | None]
         for (name, text), ref in zip(steps, refs, strict=False):
             shown, cut = _clip(text or "")
             ref_shown = _clip(ref or "")[0]
-            content = word_diff(ref_shown, shown) if ref is not None else shown
+            content = diff_markup(ref_shown, shown) if ref is not None else shown
             more = el("span", f" … {cut:,} more characters (see the JSON report)",
                       class_="muted") if cut else None
             label = el("div", name, class_="step-name") if len(steps) > 1 else None
@@ -282,7 +258,7 @@ def _case(case: CaseResult, expanded: bool = False) -> Markup:
     dist = ", ".join(f"{a}×{c}" for a, c in answer_counts(s))
     cells = [(c, _step_outputs(c)) for c in case.cells]
     n_steps = max((len(steps) for c, steps in cells if c.status != "error"), default=1)
-    answers = [answer_key(c.answer) if c.parse_ok else None for c in case.cells]
+    answers = rerun_answers(case.cells)
     refs = [reference_text([steps[i][1] if c.status != "error" and i < len(steps) else None
                             for c, steps in cells], answers)
             for i in range(n_steps)]

@@ -1,4 +1,4 @@
-"""The project folder the app works in, and what the screens share about it.
+"""The project folder the app works in: its paths, its prompt library and its stored runs.
 
 Screens talk to the library through this object only; it imports the library modules on
 first use, so the first screen paints before pydantic, Jinja2 or litellm are loaded.
@@ -16,18 +16,6 @@ if TYPE_CHECKING:
     from workbench.escalation.report import EscalationReport
     from workbench.prompts.library import PromptLibrary
     from workbench.store.database import Store
-    from workbench.suites.spec import ModelSpec
-
-
-@dataclass
-class RunRequest:
-    """What the Suites screen asks the Run screen to start (or which run to resume)."""
-
-    suite: Path | None = None
-    prompts: list[str] | None = None
-    models: list[str | ModelSpec] | None = None
-    reruns: int | None = None
-    resume: str | None = None  # a run id: finish its missing cells instead
 
 
 @dataclass

@@ -4,8 +4,12 @@ Sections are listed once, in :data:`SECTIONS`; the key bindings, the section bar
 of every screen and the command-palette entries are all derived from that list, so adding a
 screen is one more :class:`Section` entry (module and class imported on first open).
 
-A screen that shows one stored run subclasses :class:`~workbench.tui.screens.base.RunViewScreen`
+A screen that shows one stored run subclasses :class:`~workbench.tui.screens.run_view.RunViewScreen`
 (loading in a worker, the run picker and reload come with it) and implements ``show``.
+
+The app holds what the sections share (the project, the selected suite, the current run, a
+pending run request) as reactive attributes; screens read or watch them and post the
+messages of :mod:`workbench.tui.state` to change them (attributes down, messages up).
 """
 
 from __future__ import annotations
@@ -15,13 +19,25 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.reactive import var
 from textual.screen import Screen
 
-from workbench.tui._project import Project, RunRequest
+from workbench.tui._project import Project
+
+if TYPE_CHECKING:  # the screens that post them import them, after the first paint
+    from workbench.tui.state import (
+        RunFinished,
+        RunRequest,
+        RunRequested,
+        RunRequestTaken,
+        RunSelected,
+        RunStarted,
+        SuitePicked,
+    )
 
 
 @dataclass(frozen=True)
@@ -68,14 +84,18 @@ class WorkbenchApp(App[None]):
     MODES: ClassVar[dict] = {s.id: s.make_screen for s in SECTIONS}
     DEFAULT_MODE = SECTIONS[0].id  # the first screen paints directly, no blank screen first
 
+    selected_suite: var[Path | None] = var(None)
+    """The suite last picked on Suites: Run's ``r`` runs it, Escalation opens on it."""
+    current_run: var[str | None] = var(None)
+    """The run Results and Charts show (None: the newest stored run)."""
+    run_request: var[RunRequest | None] = var(None)
+    """A run asked for on Suites that the Run screen has not taken yet."""
+
     def __init__(self, project: Path | str, *, db: Path | None = None):
         super().__init__()
-        self.project = Project(Path(project), db)
+        self.project: Project = Project(Path(project), db)
         self.sections = SECTIONS
         self.sub_title = self.project.name
-        self.run_request: RunRequest | None = None  # set by Suites, consumed by Run
-        self.current_run: str | None = None  # the run Results and Charts show
-        self.selected_suite: Path | None = None
         self._painted = False
         self._after_paint: list[Callable[[], object]] = []
 
@@ -106,15 +126,32 @@ class WorkbenchApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
-    def show_run(self, request: RunRequest) -> None:
-        """Hand a run request to the Run screen and open it (it takes the request when
-        mounted or resumed: switching modes always sends the screen ScreenResume)."""
-        self.run_request = request
+    # -- shared state: the screens' messages -----------------------------------------
+
+    def on_suite_picked(self, message: SuitePicked) -> None:
+        self.selected_suite = message.suite
+
+    def on_run_requested(self, message: RunRequested) -> None:
+        # An open Run screen watches run_request and takes it at once; a Run screen opened
+        # by this switch takes it when mounted.
+        self.run_request = message.request
         self.switch_mode("run")
 
-    def show_results(self, run_id: str) -> None:
-        self.current_run = run_id
-        self.switch_mode("results")
+    def on_run_request_taken(self, message: RunRequestTaken) -> None:
+        if self.run_request is message.request:
+            self.run_request = None
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self.current_run = message.run_id
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        if message.status == "finished":  # wherever the user is by then
+            self.notify("run finished — press o for results", title=message.suite)
+
+    def on_run_selected(self, message: RunSelected) -> None:
+        self.current_run = message.run_id
+        if message.open_results:
+            self.switch_mode("results")
 
     # -- command palette -------------------------------------------------------------
 

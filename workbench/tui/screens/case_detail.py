@@ -1,42 +1,33 @@
 """One case of one variant × model: its N outputs side by side, differences highlighted.
 
-Each output is compared word by word with the reference output (the first rerun that gave
-the most common answer), so what changes between reruns stands out; the parsed answers are
-counted above, and each rerun lists the assertions it failed.
+Each output is compared word by word with the case's reference output — the rule of
+:mod:`workbench.analysis.reference`, the one the HTML report uses — so what changes between
+reruns stands out; the parsed answers are counted above, and each rerun lists the
+assertions it failed.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalScroll, Vertical, VerticalScroll
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from workbench.analysis.reference import reference_output
+from workbench.analysis.results import CaseResult, GroupResult, RunResults
+from workbench.store.records import CellRecord
 from workbench.text import pct
-from workbench.tui._diff import against_reference
-from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color
-from workbench.tui.styles import STYLES
-from workbench.tui.widgets.side_by_side import spans_text
+from workbench.tui.render import GOOD, MUTED, POOR, inert, level_color
+from workbench.tui.widgets.side_by_side import against_reference, spans_text
 
 
-def reference_output(case) -> str | None:
-    """The raw output the others are compared with: first rerun giving the modal answer."""
-    modal = case.stats.answers[0][0] if case.stats.answers else None
-    outputs = [c for c in case.cells if c.status != "error" and c.output is not None]
-    if modal is not None:
-        from workbench.checks.parsing import answer_key
-
-        for cell in outputs:
-            if cell.parse_ok and answer_key(cell.answer) == modal:
-                return cell.output
-    return outputs[0].output if outputs else None
-
-
-def case_header(group, case) -> Text:
+def case_header(group: GroupResult, case: CaseResult) -> Text:
     from workbench.reports.format import answer_counts
 
     st = case.stats
@@ -71,7 +62,7 @@ def case_header(group, case) -> Text:
     return out
 
 
-def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
+def output_column(cell: CellRecord, reference: str | None) -> tuple[Text, Text, bool]:
     """(title, body, failed) for one rerun's column."""
     from workbench.reports.format import NO_ANSWER
 
@@ -98,7 +89,7 @@ def output_column(cell, reference: str | None) -> tuple[Text, Text, bool]:
 
 
 class CaseDetailScreen(Screen[None]):
-    CSS_PATH = STYLES / "case_detail.tcss"
+    CSS_PATH = Path(__file__).with_name("case_detail.tcss")
     TITLE = "Case"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -106,11 +97,14 @@ class CaseDetailScreen(Screen[None]):
         Binding("right_square_bracket", "group(1)", "Next variant", key_display="]"),
     ]
 
-    def __init__(self, results, case_id: str, group: int = 0) -> None:
+    group: var[int] = var(0, init=False)
+    """Which variant × model of the run the case is shown for."""
+
+    def __init__(self, results: RunResults, case_id: str, group: int = 0) -> None:
         super().__init__()
         self.results = results
         self.case_id = case_id
-        self.group = group
+        self.set_reactive(CaseDetailScreen.group, group)  # shown on mount, not before
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,7 +115,10 @@ class CaseDetailScreen(Screen[None]):
     async def on_mount(self) -> None:
         await self.show()
 
-    def _case(self):
+    async def watch_group(self) -> None:
+        await self.show()
+
+    def _case(self) -> tuple[GroupResult, CaseResult | None]:
         group = self.results.groups[self.group]
         return group, next((c for c in group.cases if c.case_id == self.case_id), None)
 
@@ -148,8 +145,7 @@ class CaseDetailScreen(Screen[None]):
             columns.append(column)
         await outputs.mount_all(columns)
 
-    async def action_group(self, delta: int) -> None:
+    def action_group(self, delta: int) -> None:
         count = len(self.results.groups)
         if count > 1:
             self.group = (self.group + delta) % count
-            await self.show()

@@ -6,6 +6,7 @@ gap between the two curves is what rerunning measures.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,9 +17,8 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from workbench.text import one_line, strip_terminal
-from workbench.tui._render import MUTED, inert
-from workbench.tui.screens.base import RunViewScreen
-from workbench.tui.styles import STYLES
+from workbench.tui.render import MUTED, inert
+from workbench.tui.screens.run_view import RunViewScreen
 
 _COLORS = ("blue", "orange", "green", "magenta", "cyan", "red")
 _LEGEND_ROOM = 1.35  # headroom above the data, so the legend (top left) hides no line
@@ -51,7 +51,7 @@ def _label(text: str) -> str:
 
 
 class ChartsScreen(RunViewScreen):
-    CSS_PATH = STYLES / "charts.tcss"
+    CSS_PATH = Path(__file__).with_name("charts.tcss")
     SECTION = "charts"
     PICK_TITLE = "Chart which run?"
     BINDINGS: ClassVar[list[BindingType]] = [

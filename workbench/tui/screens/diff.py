@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Select, Static
 
-from workbench.tui._diff import side_by_side
-from workbench.tui._render import GOOD, MUTED, POOR, inert
-from workbench.tui.styles import STYLES
-from workbench.tui.widgets.side_by_side import diff_table
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.render import GOOD, MUTED, POOR, inert
+from workbench.tui.widgets.side_by_side import DiffRow, diff_table, side_by_side
 
 
 class DiffScreen(Screen[None]):
-    CSS_PATH = STYLES / "diff.tcss"
+    CSS_PATH = Path(__file__).with_name("diff.tcss")
     TITLE = "Diff"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -30,13 +31,18 @@ class DiffScreen(Screen[None]):
         Binding("s", "swap", "Swap sides"),
     ]
 
+    app = getters.app(WorkbenchApp)
+    # The versions shown on either side; the pickers set them.
+    left: var[int] = var(0, init=False)
+    right: var[int] = var(0, init=False)
+
     def __init__(self, name: str, versions: list[int], left: int, right: int) -> None:
         super().__init__()
         self.prompt_name = name
         self.versions = versions
-        self.left = left
-        self.right = right
-        self.rows: list = []
+        self.set_reactive(DiffScreen.left, left)  # drawn on mount, not before
+        self.set_reactive(DiffScreen.right, right)
+        self.rows: list[DiffRow] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,14 +82,21 @@ class DiffScreen(Screen[None]):
         self.query_one("#diff-view", Static).update(
             diff_table(rows, f"v{self.left}", f"v{self.right}"))
 
-    @on(Select.Changed)
-    def _picked(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK:
-            return
-        side = "left" if event.select.id == "diff-left" else "right"
-        if getattr(self, side) != event.value:
-            setattr(self, side, int(event.value))
-            self.refresh_diff()
+    def watch_left(self) -> None:
+        self.refresh_diff()
+
+    def watch_right(self) -> None:
+        self.refresh_diff()
+
+    @on(Select.Changed, "#diff-left")
+    def _left_picked(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.left = int(event.value)
+
+    @on(Select.Changed, "#diff-right")
+    def _right_picked(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.right = int(event.value)
 
     def action_step(self, side: str, delta: int) -> None:
         index = self.versions.index(getattr(self, side)) + delta

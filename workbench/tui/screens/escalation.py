@@ -23,9 +23,8 @@ from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
 
 from workbench.errors import InputError
-from workbench.tui._render import FAIR, GOOD, MUTED, POOR, inert
+from workbench.tui.render import FAIR, GOOD, MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.styles import STYLES
 
 _SERIES = (("pass rate", "blue"), ("consistency", "orange"), ("pass^k", "green"))
 
@@ -114,7 +113,7 @@ def details_text(assessment) -> Text:
 
 
 class EscalationScreen(SectionScreen):
-    CSS_PATH = STYLES / "escalation.tcss"
+    CSS_PATH = Path(__file__).with_name("escalation.tcss")
     SECTION = "escalation"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "next_model", "Next model"),
@@ -148,7 +147,7 @@ class EscalationScreen(SectionScreen):
     def on_mount(self) -> None:
         suites = self.query_one("#esc-suites", OptionList)
         suites.border_title = "Suites"
-        files = self.project.suite_files()
+        files = self.app.project.suite_files()
         suites.add_options(Option(inert(p.stem), id=str(p)) for p in files)
         wanted = self.app.selected_suite
         if files:
@@ -173,7 +172,7 @@ class EscalationScreen(SectionScreen):
     @work(thread=True, exclusive=True, group="escalation", exit_on_error=False)
     def build(self, suite: Path) -> None:
         try:
-            self.post_message(self.Built(suite, self.project.escalation(suite)))
+            self.post_message(self.Built(suite, self.app.project.escalation(suite)))
         except InputError as exc:
             self.post_message(self.Built(suite, None, str(exc)))
 

@@ -7,9 +7,11 @@ to the first one, and nothing is written.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -17,14 +19,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
 from workbench.errors import InputError
-from workbench.tui._render import MUTED, POOR, inert
-from workbench.tui.styles import STYLES
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.render import MUTED, POOR, inert
 from workbench.tui.widgets.yaml_view import YamlArea
 
 
 class PromptEditorScreen(Screen[int | None]):
     """Dismisses with the new version number, or None when cancelled."""
-    CSS_PATH = STYLES / "prompt_editor.tcss"
+    CSS_PATH = Path(__file__).with_name("prompt_editor.tcss")
+    app = getters.app(WorkbenchApp)
 
     TITLE = "Edit prompt"
     BINDINGS: ClassVar[list[BindingType]] = [

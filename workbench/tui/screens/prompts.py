@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -15,9 +16,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, Tree
 
 from workbench.errors import InputError
-from workbench.tui._render import MUTED, POOR, inert
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.render import MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.styles import STYLES
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,12 @@ class PromptsScreen(SectionScreen):
                 # version shown, after the first paint.
                 yield Vertical(id="prompt-text-box")
 
+    @dataclass
     class Scanned(Message):
-        def __init__(self, entries: list[PromptEntry], select: VersionRef | None) -> None:
-            super().__init__()
-            self.entries = entries
-            self.select = select
+        """The worker's scan of the library; ``select``: the version to show after it."""
+
+        entries: list[PromptEntry]
+        select: VersionRef | None
 
     def on_mount(self) -> None:
         self.query_one("#prompt-info", Static).update(Text("Reading prompts…", style=MUTED))
@@ -122,7 +124,7 @@ class PromptsScreen(SectionScreen):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def reload(self, select: VersionRef | None = None) -> None:
-        self.post_message(self.Scanned(scan_prompts(self.project.library), select))
+        self.post_message(self.Scanned(scan_prompts(self.app.project.library), select))
 
     def on_prompts_screen_scanned(self, message: Scanned) -> None:
         entries, select = message.entries, message.select
@@ -130,7 +132,7 @@ class PromptsScreen(SectionScreen):
         tree.clear()
         if not entries:
             self.query_one("#prompt-info", Static).update(
-                inert(f"No prompts yet in {self.project.prompts_dir.name}/. Create "
+                inert(f"No prompts yet in {self.app.project.prompts_dir.name}/. Create "
                       "prompts/<name>/v1.yaml, or save one with 'workbench prompts save'."))
             return
         target = None
@@ -166,7 +168,7 @@ class PromptsScreen(SectionScreen):
         if isinstance(node.data, VersionRef):
             return node.data
         if isinstance(node.data, str):
-            versions = self.project.library.versions(node.data)
+            versions = self.app.project.library.versions(node.data)
             return VersionRef(node.data, versions[-1]) if versions else None
         return None
 
@@ -174,7 +176,7 @@ class PromptsScreen(SectionScreen):
         if ref is None:
             return
         info = self.query_one("#prompt-info", Static)
-        library = self.project.library
+        library = self.app.project.library
         path = library.path_of(ref.name, ref.version)
         try:
             prompt = library.load(ref.name, ref.version)
@@ -216,7 +218,7 @@ class PromptsScreen(SectionScreen):
             return
         from workbench.tui.screens.prompt_editor import PromptEditorScreen
 
-        text = self.project.library.path_of(ref.name, ref.version).read_text(encoding="utf-8")
+        text = self.app.project.library.path_of(ref.name, ref.version).read_text(encoding="utf-8")
 
         def saved(version: int | None) -> None:
             if version is not None:
@@ -229,7 +231,7 @@ class PromptsScreen(SectionScreen):
         ref = self.selected
         if ref is None:
             return
-        versions = self.project.library.versions(ref.name)
+        versions = self.app.project.library.versions(ref.name)
         if len(versions) < 2:
             self.notify(f"{ref.name} has only one version", severity="warning")
             return
@@ -255,7 +257,8 @@ class PromptsScreen(SectionScreen):
 
 class LabelScreen(ModalScreen[str | None]):
     """Ask for a label name and point it at the version; errors stay in the dialog."""
-    CSS_PATH = STYLES / "dialogs.tcss"
+    CSS_PATH = Path(__file__).with_name("dialogs.tcss")
+    app = getters.app(WorkbenchApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

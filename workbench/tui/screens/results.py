@@ -3,28 +3,34 @@
 Everything shown is read from :class:`workbench.analysis.results.RunResults` (the object the reports
 read), so the numbers match the terminal summary and the JSON report. The matrix is one
 DataTable (it renders only the visible rows), filled from plain rows that
-:mod:`workbench.tui._matrix` filters and sorts.
+:mod:`workbench.tui.matrix` filters and sorts.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.reactive import var
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Static
 
 from workbench.text import pct
-from workbench.tui._matrix import SORTS, MatrixRow, build_rows, view
-from workbench.tui._render import GOOD, MUTED, POOR, inert, level_color, pass_cell
-from workbench.tui.screens.base import RunViewScreen
-from workbench.tui.styles import STYLES
+from workbench.tui.matrix import SORTS, MatrixRow, build_rows, view
+from workbench.tui.render import GOOD, MUTED, POOR, inert, level_color, pass_cell
+from workbench.tui.screens.run_view import RunViewScreen
+
+if TYPE_CHECKING:
+    from workbench.analysis.results import GroupResult, RunResults
+    from workbench.analysis.stats import Comparison
 
 
-def group_row(group) -> list[Text]:
+def group_row(group: GroupResult) -> list[Text]:
     """One line of the summary table for a variant × model."""
     st = group.stats
     lo, hi = st.ci
@@ -46,7 +52,7 @@ def group_row(group) -> list[Text]:
             unstable, errors, Text(f"${group.cost:.4f} · {tokens:,} tok"), checks]
 
 
-def verdict_text(comparisons) -> Text:
+def verdict_text(comparisons: list[tuple[str, str, Comparison]]) -> Text:
     """One line per compared pair: B vs A, the paired differences and the verdicts."""
     from workbench.analysis.stats import VERDICT_BETTER, VERDICT_WORSE
     from workbench.reports.format import diff_ci
@@ -73,7 +79,7 @@ def verdict_text(comparisons) -> Text:
 
 
 class ResultsScreen(RunViewScreen):
-    CSS_PATH = STYLES / "results.tcss"
+    CSS_PATH = Path(__file__).with_name("results.tcss")
     SECTION = "results"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_case", "Open case", show=False),
@@ -84,16 +90,18 @@ class ResultsScreen(RunViewScreen):
         Binding("f5", "reload", "Reload"),
     ]
 
+    sort: var[str] = var(SORTS[0], init=False)
+    unstable_only: var[bool] = var(False, init=False)
+    needle: var[str] = var("", init=False)
+    """The filter in effect: typing in the filter box sets it once the keys pause."""
+
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[MatrixRow] = []
         self.shown: list[MatrixRow] = []
-        self.sort = SORTS[0]
-        self.unstable_only = False
-        self.needle = ""
         self._cells: dict[str, list[Text]] = {}
         self._in_table: set[str] = set()  # case ids currently in the matrix
-        self._filter_timer = None
+        self._filter_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Loading results…", style=MUTED), id="results-head")
@@ -115,7 +123,7 @@ class ResultsScreen(RunViewScreen):
     def show_missing(self, text: Text) -> None:
         self.query_one("#results-head", Static).update(text)
 
-    def show(self, results) -> None:
+    def show(self, results: RunResults) -> None:
         head = self.query_one("#results-head", Static)
         plan = results.plan
         text = inert(plan.suite, style="bold")
@@ -180,25 +188,40 @@ class ResultsScreen(RunViewScreen):
             for row in self.rows}
         self._in_table = set()
 
+    # -- the view follows the filter and the sort --------------------------------------
+
+    def watch_sort(self) -> None:
+        self._refill_shown()
+
+    def watch_unstable_only(self) -> None:
+        self._refill_shown()
+
+    def watch_needle(self) -> None:
+        self._refill_shown()
+
+    def _refill_shown(self) -> None:
+        if self.results is not None:  # else show() fills the matrix with them
+            self.refill()
+
     # -- interaction -------------------------------------------------------------------
 
     @on(Input.Changed, "#matrix-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value.strip()
-        if self.results is not None:
-            # Typing quickly re-filters once, after a short pause, not on every key.
-            if self._filter_timer is not None:
-                self._filter_timer.stop()
-            self._filter_timer = self.set_timer(0.12, self.refill)
+        # Typing quickly re-filters once, after a short pause, not on every key.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(0.12, lambda: self._apply_filter(event.value))
 
     @on(Input.Submitted, "#matrix-filter")
     def _filter_done(self, event: Input.Submitted) -> None:
+        self._apply_filter(event.value)
+        self.query_one("#matrix", DataTable).focus()
+
+    def _apply_filter(self, value: str) -> None:
         if self._filter_timer is not None:
             self._filter_timer.stop()
             self._filter_timer = None
-        if self.results is not None:
-            self.refill()
-        self.query_one("#matrix", DataTable).focus()
+        self.needle = value.strip()
 
     @on(DataTable.CellSelected, "#matrix")
     def _cell_chosen(self, event: DataTable.CellSelected) -> None:
@@ -221,10 +244,6 @@ class ResultsScreen(RunViewScreen):
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        if self.results is not None:
-            self.refill()
 
     def action_unstable(self) -> None:
         self.unstable_only = not self.unstable_only
-        if self.results is not None:
-            self.refill()

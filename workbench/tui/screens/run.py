@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -25,10 +26,15 @@ from textual.widgets import DataTable, ProgressBar, RichLog, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from workbench.errors import InputError
-from workbench.tui._project import RunRequest
-from workbench.tui._render import GOOD, MUTED, POOR, inert, rerun_glyph
+from workbench.tui.render import GOOD, MUTED, POOR, inert, rerun_glyph
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.styles import STYLES
+from workbench.tui.state import RunFinished, RunRequest, RunRequestTaken, RunSelected, RunStarted
+
+if TYPE_CHECKING:
+    from workbench.engine.plan import Plan
+    from workbench.engine.progress import Progress
+    from workbench.engine.session import PreparedRun
+    from workbench.store.records import CellRecord, RunInfo
 
 
 @dataclass
@@ -54,7 +60,7 @@ class _Control:
 
 
 class RunScreen(SectionScreen):
-    CSS_PATH = STYLES / "run.tcss"
+    CSS_PATH = Path(__file__).with_name("run.tcss")
     SECTION = "run"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "start", "Run selected suite"),
@@ -63,35 +69,37 @@ class RunScreen(SectionScreen):
         Binding("o", "open_results", "Open results"),
     ]
 
+    # What the run's thread reports to the screen.
+
+    @dataclass
     class Started(Message):
-        def __init__(self, prepared, stored: list) -> None:
-            super().__init__()
-            self.prepared = prepared
-            self.stored = stored
+        """The run is recorded; ``stored``: its cells stored before (a resume)."""
 
+        prepared: PreparedRun
+        stored: list[CellRecord]
+
+    @dataclass
     class CellDone(Message):
-        def __init__(self, cell) -> None:
-            super().__init__()
-            self.cell = cell
+        cell: CellRecord
 
+    @dataclass
     class Ended(Message):
-        def __init__(self, status: str) -> None:
-            super().__init__()
-            self.status = status
+        run_id: str | None  # None: it failed before the run was recorded
+        status: str  # finished, interrupted, or "failed: …"
 
+    @dataclass
     class Refused(Message):
-        def __init__(self, error: InputError) -> None:
-            super().__init__()
-            self.error = error
+        """The run did not start: the suite, a pick or a key is wrong."""
 
+        error: InputError
+
+    @dataclass
     class Shown(Message):
         """A stored run loaded for viewing (not running)."""
 
-        def __init__(self, info, plan, stored: list) -> None:
-            super().__init__()
-            self.info = info
-            self.plan = plan
-            self.stored = stored
+        info: RunInfo
+        plan: Plan
+        stored: list[CellRecord]
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,7 +107,7 @@ class RunScreen(SectionScreen):
         self.run_id: str | None = None
         self.suite_name = ""
         self.status = "idle"
-        self.progress = None  # workbench.engine.Progress while a run is shown
+        self.progress: Progress | None = None  # while a run is shown
         self.live = False
         self.cells_seen = 0  # cells that arrived during the current live run
         self._groups: dict[tuple[str, str], str] = {}
@@ -120,22 +128,17 @@ class RunScreen(SectionScreen):
         self._rates = self.set_interval(1.0, self._stats, pause=True)
         self.query_one("#live-table", DataTable).focus()
         self._head()
-        if not self.take_request():
+        # A run asked for on Suites: one already pending now, and any asked for later.
+        self.watch(self.app, "run_request", self._take_request)
+        if not self.live:
             self.show_stored(self.app.current_run)
-
-    def on_screen_resume(self) -> None:
-        self.take_request()
 
     # -- starting ----------------------------------------------------------------------
 
-    def take_request(self) -> bool:
-        """Start the run the app handed over (from Suites), if any; True if one started."""
-        request = self.app.run_request
-        if request is None or not self.is_mounted:
-            return False
-        self.app.run_request = None
-        self.begin(request)
-        return True
+    def _take_request(self, request: RunRequest | None) -> None:
+        if request is not None:
+            self.post_message(RunRequestTaken(request))
+            self.begin(request)
 
     def begin(self, request: RunRequest) -> None:
         if self.live:
@@ -153,7 +156,8 @@ class RunScreen(SectionScreen):
     def _execute(self, request: RunRequest, control: _Control) -> None:
         from workbench.engine.session import close_run, execute, resume_run, start_new_run
 
-        store = self.project.open_store()
+        store = self.app.project.open_store()
+        run_id = None
         try:
             try:
                 if request.resume:
@@ -164,7 +168,8 @@ class RunScreen(SectionScreen):
             except InputError as exc:
                 self.post_message(self.Refused(exc))
                 return
-            stored = list(store.cells(prepared.run_id)) if prepared.already else []
+            run_id = prepared.run_id
+            stored = list(store.cells(run_id)) if prepared.already else []
             self.post_message(self.Started(prepared, stored))
 
             async def main() -> None:
@@ -181,9 +186,9 @@ class RunScreen(SectionScreen):
                 control.loop = runner.get_loop()
                 with contextlib.suppress(asyncio.CancelledError):
                     runner.run(main())
-            self.post_message(self.Ended(close_run(store, prepared)))
+            self.post_message(self.Ended(run_id, close_run(store, prepared)))
         except Exception as exc:  # a bug or a store failure: show it, never hide it
-            self.post_message(self.Ended(f"failed: {type(exc).__name__}: {exc}"))
+            self.post_message(self.Ended(run_id, f"failed: {type(exc).__name__}: {exc}"))
             raise
         finally:
             store.close()
@@ -202,7 +207,7 @@ class RunScreen(SectionScreen):
     def on_run_screen_started(self, message: Started) -> None:
         prepared = message.prepared
         self.run_id = prepared.run_id
-        self.app.current_run = prepared.run_id
+        self.post_message(RunStarted(prepared.run_id))
         self.suite_name = prepared.plan.suite
         self.status = "running"
         self._show_plan(prepared.plan, message.stored)
@@ -226,8 +231,8 @@ class RunScreen(SectionScreen):
         self.control = None
         self._head()
         self._stats()
-        if message.status == "finished":
-            self.notify("run finished — press o for results", title=self.suite_name)
+        if message.run_id is not None:
+            self.post_message(RunFinished(message.run_id, self.suite_name, message.status))
 
     def on_run_screen_shown(self, message: Shown) -> None:
         if self.live:
@@ -243,16 +248,16 @@ class RunScreen(SectionScreen):
         """Show a stored run (by default the newest) while nothing is running."""
         from workbench.engine.plan import Plan
 
-        if not self.project.has_store():
+        if not self.app.project.has_store():
             return
-        with self.project.open_store() as store:
+        with self.app.project.open_store() as store:
             info = store.run(run_id) if run_id else store.latest_run()
             if info is None:
                 return
             plan = Plan.from_dict(info.plan)
             self.post_message(self.Shown(info, plan, list(store.cells(info.id))))
 
-    def _show_plan(self, plan, stored: list) -> None:
+    def _show_plan(self, plan: Plan, stored: list[CellRecord]) -> None:
         """Redraw for ``plan``: an empty table and new counters, then the cells stored
         before this view (they count toward totals but not rates)."""
         from workbench.engine.progress import Progress
@@ -266,7 +271,7 @@ class RunScreen(SectionScreen):
         self._head()
         self._stats()
 
-    def _build_table(self, plan) -> None:
+    def _build_table(self, plan: Plan) -> None:
         table = self.query_one("#live-table", DataTable)
         table.clear(columns=True)
         self._reruns = plan.reruns
@@ -281,7 +286,7 @@ class RunScreen(SectionScreen):
         for case in plan.cases:
             table.add_row(inert(case.id, limit=30), *empty, key=case.id)
 
-    def _place(self, cell) -> None:
+    def _place(self, cell: CellRecord) -> None:
         column = self._groups.get((cell.variant, cell.model))
         if column is None:
             return
@@ -320,13 +325,10 @@ class RunScreen(SectionScreen):
             self.query_one("#run-stats", Static).update("")
             return
         bar.update(total=p.total, progress=p.done)
-        rates = (f"{p.cells_per_second:.1f} cells/s · {p.calls_per_second:.1f} calls/s"
-                 if self.live else "– cells/s")
-        text = Text(f"{p.done}/{p.total} cells · ")
-        text.append(f"{p.passed} passed", style=GOOD)
-        text.append(" · ")
-        text.append(f"{p.errors} errors", style=POOR if p.errors else "")
-        text.append(f" · {rates} · {p.tokens:,} tokens · ${p.cost:.4f}")
+        styles = {"passed": GOOD, "errors": POOR if p.errors else ""}
+        text = Text(p.SEPARATOR).join(
+            Text(part, style=styles.get(kind, ""))
+            for kind, part in p.parts(rates=self.live, calls=True, grouped=True))
         self.query_one("#run-stats", Static).update(text)
 
     # -- actions -----------------------------------------------------------------------
@@ -334,7 +336,7 @@ class RunScreen(SectionScreen):
     def action_start(self) -> None:
         suite = self.app.selected_suite
         if suite is None:
-            files = self.project.suite_files()
+            files = self.app.project.suite_files()
             suite = files[0] if len(files) == 1 else None
         if suite is None:
             self.notify("pick a suite on the Suites screen (2) first", severity="warning")
@@ -367,7 +369,7 @@ class RunScreen(SectionScreen):
         if self.run_id is None:
             self.notify("no run to show yet", severity="warning")
             return
-        self.app.show_results(self.run_id)
+        self.post_message(RunSelected(self.run_id, open_results=True))
 
     def on_unmount(self) -> None:
         if self.control is not None:

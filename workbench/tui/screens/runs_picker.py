@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from workbench.tui._render import GOOD, MUTED, POOR, inert
-from workbench.tui.styles import STYLES
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.render import GOOD, MUTED, POOR, inert
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ def status_text(row: RunRow) -> Text:
 
 class RunsPicker(ModalScreen[str | None]):
     """Dismisses with the chosen run id, or None."""
-    CSS_PATH = [STYLES / "dialogs.tcss", STYLES / "runs_picker.tcss"]
+
+    CSS_PATH = [Path(__file__).with_name("dialogs.tcss"),
+                Path(__file__).with_name("runs_picker.tcss")]
+    app = getters.app(WorkbenchApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 

@@ -15,10 +15,9 @@ from textual.widgets import DataTable, Input, Label, OptionList, SelectionList, 
 from textual.widgets.option_list import Option
 
 from workbench.errors import InputError
-from workbench.tui._project import RunRequest
-from workbench.tui._render import MUTED, POOR, inert
+from workbench.tui.render import MUTED, POOR, inert
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.styles import STYLES
+from workbench.tui.state import RunRequest, RunRequested, SuitePicked
 
 
 def compact(value: Any, limit: int = 60) -> Text:
@@ -35,7 +34,7 @@ def problems_text(exc: InputError, heading: str) -> Text:
 
 
 class SuitesScreen(SectionScreen):
-    CSS_PATH = STYLES / "suites.tcss"
+    CSS_PATH = Path(__file__).with_name("suites.tcss")
     SECTION = "suites"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run with picks"),
@@ -80,7 +79,7 @@ class SuitesScreen(SectionScreen):
     def reload(self) -> None:
         options = self.query_one("#suite-list", OptionList)
         options.clear_options()
-        files = self.project.suite_files()
+        files = self.app.project.suite_files()
         for path in files:
             options.add_option(Option(inert(path.stem), id=str(path)))
         if not files:
@@ -102,7 +101,7 @@ class SuitesScreen(SectionScreen):
         from workbench.suites.spec import DEFAULT_MODEL
 
         self.suite_path = path
-        self.app.selected_suite = path
+        self.post_message(SuitePicked(path))
         info = self.query_one("#suite-info", Static)
         problems = self.query_one("#suite-problems", Static)
         table = self.query_one("#case-table", DataTable)
@@ -144,7 +143,7 @@ class SuitesScreen(SectionScreen):
         self._fill_picks(suite, DEFAULT_MODEL)
 
     def _fill_picks(self, suite, default_model: str) -> None:
-        library = self.project.library
+        library = self.app.project.library
         prompts = self.query_one("#pick-prompts", SelectionList)
         prompts.clear_options()
         chosen = {(v.name, v.version) for v in suite.variants}
@@ -216,7 +215,7 @@ class SuitesScreen(SectionScreen):
     def action_run(self) -> None:
         request = self.picks()
         if self.check(request):
-            self.app.show_run(request)
+            self.post_message(RunRequested(request))
 
     def action_reload(self) -> None:
         self.reload()

@@ -1,9 +1,10 @@
-"""Fixed data for the TUI tests: a small project and a store holding runs written directly.
+"""Fixed projects for the TUI tests and benchmarks: a small project, and stores holding runs
+written directly.
 
 Why direct writes: snapshot tests need the same screen every time (fixed run ids, fixed
-answers, no clocks), and the 500-case test needs a big run without making 10,000 calls.
-The store is the real SQLite store and the plan is frozen from the real suite, so the app
-reads them exactly as it reads a run made by ``workbench run``.
+answers, no clocks), and the 500-case test and ``bench/tui_results.py`` need a big run
+without making 10,000 calls. The store is the real SQLite store and the plan is frozen from
+the real suite, so the app reads them exactly as it reads a run made by ``workbench run``.
 """
 
 from __future__ import annotations
