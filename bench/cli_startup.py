@@ -1,7 +1,7 @@
 """CLI start-up: how long ``workbench --help`` and friends take, and what they import.
 
 litellm takes seconds to import, so the commands that do not call a model must never
-import it (DESIGN.md §5): ``--help`` should answer in well under a second. Each command
+import it: ``--help`` should answer in well under a second. Each command
 runs ``--runs`` times in a fresh interpreter (the first run warms the OS file cache and is
 not counted); the median wall time is reported, with litellm's own import time for scale,
 and every heavy package the command imported is named.

@@ -39,7 +39,7 @@ from _fixtures import (
 
 from workbench.engine.plan import make_plan
 from workbench.engine.runner import Runner
-from workbench.engine.session import start_run
+from workbench.engine.session import record_run
 from workbench.models import litellm_module
 from workbench.store.database import Store
 from workbench.suites.loader import load_suite
@@ -84,7 +84,7 @@ def run_once(root: Path, base_url: str, calls: int, concurrency: int, latency: f
                                     name=name, transport=transport))
     plan = make_plan(suite)
     with Store(root / f"{name}.db") as store:
-        run_id = start_run(suite, store, plan)
+        run_id = record_run(suite, store, plan)
         runner = Runner(plan, {v.ref: v for v in suite.variants}, store, run_id)
 
         async def run() -> int:

@@ -42,7 +42,7 @@ def child(cells: int, cases: int, base_url: str, folder: Path) -> dict[str, floa
     from workbench.cli.run import write_reports
     from workbench.engine.plan import make_plan
     from workbench.engine.runner import Runner
-    from workbench.engine.session import start_run
+    from workbench.engine.session import record_run
     from workbench.models import litellm_module
     from workbench.store.database import Store
     from workbench.suites.loader import load_suite
@@ -55,7 +55,7 @@ def child(cells: int, cases: int, base_url: str, folder: Path) -> dict[str, floa
     db = folder / "wb.db"
     store = Store(db)
     plan = make_plan(suite)
-    run_id = start_run(suite, store, plan)
+    run_id = record_run(suite, store, plan)
     runner = Runner(plan, {v.ref: v for v in suite.variants}, store, run_id)
     figures["setup_peak_mib"] = peak_rss_mib()
     figures["setup_mib"] = rss_mib()

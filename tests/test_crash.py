@@ -1,12 +1,11 @@
 """Crash safety: SIGKILL a headless run at random points, then resume it.
 
-Why: DESIGN.md §5 promises that a crash loses nothing that was stored and that
-``--resume RUN`` runs exactly the missing cells. SIGKILL gives the process no chance to
-clean up, so this is the hardest case: the kill lands at a random point of the cell
+Why: the run engine promises (README.md, "How it works") that a crash loses nothing that was
+stored and that ``--resume RUN`` runs exactly the missing cells. SIGKILL gives the process no
+chance to clean up, so this is the hardest case: the kill lands at a random point of the cell
 stream (and, for the second seed, hits the resume too). Afterwards the store must pass SQLite's
-integrity check, every cell stored before the kill must be untouched, and the resume must
-send exactly one request for each missing cell and none for the others.
-"""
+integrity check, every cell stored before the kill must be untouched, and the resume must send
+exactly one request for each missing cell and none for the others."""
 
 from __future__ import annotations
 

@@ -87,13 +87,13 @@ def test_a_direct_run_never_imports_litellm(tmp_path: Path, fake_server: FakeSer
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
         from workbench.engine import Runner, make_plan
-        from workbench.engine.session import start_run
+        from workbench.engine.session import record_run
         from workbench.store import Store
         from workbench.suites import load_suite
         suite = load_suite(Path({str(suite.path)!r}))
         with Store(Path({str(tmp_path / "wb.db")!r})) as store:
             plan = make_plan(suite)
-            run_id = start_run(suite, store, plan)
+            run_id = record_run(suite, store, plan)
             runner = Runner(plan, {{v.ref: v for v in suite.variants}}, store, run_id)
             ran = asyncio.run(runner.run())
             print(ran, [c.output for c in store.cells(run_id)], "litellm" in sys.modules)

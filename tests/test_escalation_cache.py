@@ -11,7 +11,7 @@ from tests.histories import Case, Version, add_run, few_shot
 from tests.test_tui_escalation import project_with_history
 from workbench.errors import InputError
 from workbench.store.database import Store
-from workbench.tui._project import Project
+from workbench.tui.project import Project
 
 
 def test_report_is_cached_until_the_settings_or_the_runs_change(tmp_path: Path) -> None:

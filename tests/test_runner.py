@@ -28,7 +28,7 @@ import yaml
 
 from workbench.engine.plan import Plan, load_plan_variants, make_plan
 from workbench.engine.runner import Runner
-from workbench.engine.session import start_run
+from workbench.engine.session import record_run
 from workbench.errors import InputError
 from workbench.models import Gateway, litellm_module
 from workbench.prompts.library import PromptLibrary
@@ -105,7 +105,7 @@ def new_runner(suite: Suite, store: Store, *, gateway: Gateway | None = None,
                **plan_kw: Any) -> Runner:
     """Freeze the suite into a plan, record a run, and return its Runner."""
     plan = make_plan(suite, **plan_kw)
-    run_id = start_run(suite, store, plan)
+    run_id = record_run(suite, store, plan)
     return Runner(plan, {v.ref: v for v in suite.variants}, store, run_id, gateway=gateway)
 
 
@@ -440,7 +440,7 @@ async def test_hand_edited_prompt_version_is_refused(
 
     edited = load_suite(tmp_path / "suites" / "t.yaml")  # the file itself is still valid
     with pytest.raises(InputError) as new_run:
-        start_run(edited, store, make_plan(edited))
+        record_run(edited, store, make_plan(edited))
     assert "echo@1 was edited after run" in str(new_run.value)
     assert "save your edit as a new version" in str(new_run.value)
     assert new_run.value.problems[0].file is not None

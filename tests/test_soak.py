@@ -1,11 +1,10 @@
 """Fault-injection soak: 1,000 cells against a server that fails one request in three.
 
-Why: DESIGN.md §5 promises that every cell ends as a result or a stored error — never
-dropped, never duplicated, never counted as a pass — whatever mix of rate limits, server
-errors, timeouts, dropped connections and garbled bodies the provider returns. Single-fault
-tests (test_runner.py) show each path works; this shows they hold together under load,
-and reconciles the store exactly against the server's own log of every request it saw.
-"""
+Why: the run engine promises (README.md, "How it works") that every cell ends as a result or a
+stored error — never dropped, never duplicated, never counted as a pass — whatever mix of rate
+limits, server errors, timeouts, dropped connections and garbled bodies the provider returns.
+Single-fault tests (test_runner.py) show each path works; this shows they hold together under
+load, and reconciles the store exactly against the server's own log of every request it saw."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from workbench.testing.projects import KEY_ENV, fill_store, make_project
-from workbench.tui._project import Project
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.project import Project
 from workbench.tui.screens.charts import ChartsScreen
 from workbench.tui.screens.results import ResultsScreen
 

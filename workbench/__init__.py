@@ -6,10 +6,11 @@ The public API is what the command line and the terminal UI themselves use::
 
     suite = workbench.load_suite("suites/ticket-classifier.yaml")      # validated, or InputError
     with workbench.Store(".workbench/workbench.db") as store:
-        results = workbench.run_suite(store, suite.path)              # every cell stored
+        run_id = workbench.run_suite(store, suite.path)               # every cell stored
+        results = workbench.load_results(store, run_id)
         print(results.groups[0].stats.mean_pass_rate)
-        report = workbench.assess_suite(store, suite.path)           # fine-tune or not
     workbench.write_html(results, "report.html")
+    report = workbench.assess_suite(".workbench/workbench.db", suite.path)  # fine-tune or not
 
 Names are imported on first use, so ``import workbench`` stays cheap for the CLI's
 ``--help`` and the TUI's first paint. Everything else is internal and may change.

@@ -157,9 +157,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.cli.run import run_from_cli
+    from workbench.cli.run import run_command
 
-    return run_from_cli(args)
+    return run_command(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

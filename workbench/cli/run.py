@@ -10,7 +10,7 @@ from pathlib import Path
 from workbench.analysis.results import RunResults, load_results
 from workbench.cli.progress import ProgressDisplay
 from workbench.config.paths import find_project_root
-from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_new_run
+from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_run
 from workbench.errors import InputError
 from workbench.prompts.library import PromptLibrary
 from workbench.store.database import Store, default_db_path
@@ -25,7 +25,7 @@ def open_store(args: argparse.Namespace) -> Store:
     return Store(store_path(args))
 
 
-def run_from_cli(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace) -> int:
     suite_path = Path(args.suite)
     store = open_store(args)
     try:
@@ -37,7 +37,7 @@ def run_from_cli(args: argparse.Namespace) -> int:
             prepared = resume_run(store, args.resume, library=library,
                                   concurrency=args.concurrency)
         else:
-            prepared = start_new_run(store, suite_path, prompts=args.prompt, models=args.model,
+            prepared = start_run(store, suite_path, prompts=args.prompt, models=args.model,
                                      reruns=args.reruns, concurrency=args.concurrency)
         return _execute(args, store, prepared)
     finally:

@@ -3,7 +3,14 @@
 from workbench.engine.plan import Plan, make_plan
 from workbench.engine.progress import Progress
 from workbench.engine.runner import Runner
-from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_new_run
+from workbench.engine.session import (
+    PreparedRun,
+    close_run,
+    execute,
+    resume_run,
+    run_suite,
+    start_run,
+)
 
 __all__ = [
     "Plan",
@@ -14,5 +21,6 @@ __all__ = [
     "execute",
     "make_plan",
     "resume_run",
-    "start_new_run",
+    "run_suite",
+    "start_run",
 ]

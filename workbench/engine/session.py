@@ -44,16 +44,16 @@ class PreparedRun:
         return Progress(total=self.plan.total_cells, done=self.already)
 
 
-def start_new_run(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
-                  models: list[str | ModelSpec] | None = None, reruns: int | None = None,
-                  concurrency: int | None = None) -> PreparedRun:
+def start_run(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
+              models: list[str | ModelSpec] | None = None, reruns: int | None = None,
+              concurrency: int | None = None) -> PreparedRun:
     """Validate the suite (with overrides), check models and keys, record a new run."""
     suite = load_suite(Path(suite_path), prompts=prompts, models=models)
     plan = make_plan(suite, reruns=reruns, concurrency=concurrency)
     variants = {v.ref: v for v in suite.variants}
     check_local_models(plan, variants)
     check_api_keys(plan)
-    run_id = start_run(suite, store, plan)
+    run_id = record_run(suite, store, plan)
     return PreparedRun(run_id, plan, variants, 0)
 
 
@@ -126,7 +126,22 @@ def close_run(store: Store, prepared: PreparedRun) -> str:
     return status
 
 
-def start_run(suite: Suite, store: Store, plan: Plan) -> str:
+def run_suite(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
+              models: list[str | ModelSpec] | None = None, reruns: int | None = None,
+              concurrency: int | None = None) -> str:
+    """Start, execute and close a run in one blocking call; returns its run id.
+
+    For scripts and notebooks: ``workbench.load_results(store, run_id)`` then reads it. The
+    front ends use the steps separately to show progress and to stop cleanly.
+    """
+    prepared = start_run(store, suite_path, prompts=prompts, models=models, reruns=reruns,
+                         concurrency=concurrency)
+    asyncio.run(execute(store, prepared))
+    close_run(store, prepared)
+    return prepared.run_id
+
+
+def record_run(suite: Suite, store: Store, plan: Plan) -> str:
     """Record a new run and the prompt versions it uses; returns the run id."""
     for variant in suite.variants:
         store.check_prompt_version(variant.name, variant.version, variant.hash,

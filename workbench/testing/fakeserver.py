@@ -1,7 +1,7 @@
 """A scriptable fake OpenAI-compatible chat server for tests and benchmarks.
 
 Why: the runner's retry, timeout and concurrency logic must be tested over real HTTP
-(DESIGN.md §9) without a network or a real provider, and the benchmarks need a server with
+without a network or a real provider, and the benchmarks need a server with
 a fixed, non-blocking latency so that ``ceil(calls / concurrency) × latency`` is the ideal.
 
 Three ways to use it:

@@ -26,7 +26,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import Screen
 
-from workbench.tui._project import Project
+from workbench.tui.project import Project
 
 if TYPE_CHECKING:  # the screens that post them import them, after the first paint
     from workbench.tui.state import (

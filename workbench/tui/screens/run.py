@@ -154,7 +154,7 @@ class RunScreen(SectionScreen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _execute(self, request: RunRequest, control: _Control) -> None:
-        from workbench.engine.session import close_run, execute, resume_run, start_new_run
+        from workbench.engine.session import close_run, execute, resume_run, start_run
 
         store = self.app.project.open_store()
         run_id = None
@@ -163,7 +163,7 @@ class RunScreen(SectionScreen):
                 if request.resume:
                     prepared = resume_run(store, request.resume)
                 else:
-                    prepared = start_new_run(store, request.suite, prompts=request.prompts,
+                    prepared = start_run(store, request.suite, prompts=request.prompts,
                                              models=request.models, reruns=request.reruns)
             except InputError as exc:
                 self.post_message(self.Refused(exc))
