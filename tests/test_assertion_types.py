@@ -240,7 +240,7 @@ async def test_an_explicit_null_value_survives_the_plan(
         runner = new_runner(suite, store)
         assert await runner.run() == 1
         [cell] = store.cells(runner.run_id)
-    assert [(a["passed"], a["reason"]) for a in cell.assertions] == [
+    assert [(a.passed, a.reason) for a in cell.assertions] == [
         (True, "a is null"),
         (True, "output is '{\"a\": null}', not 'null'"),
     ]
