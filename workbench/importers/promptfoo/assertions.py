@@ -199,14 +199,11 @@ class AssertionMapper:
             if not isinstance(value, str):
                 notes.append("several references (a list) have no equivalent")
                 return None
-            notes.append("embedding similarity, threshold "
-                         f"{threshold if threshold is not None else 0.75} (promptfoo's default)")
-            out = {"type": "similar", "value": value, "method": "embedding",
-                   "threshold": threshold if threshold is not None else 0.75}
-            model = grading_model(item.get("provider"))
-            if model:
-                out["model"] = model
-            return out
+            cut = threshold if threshold is not None else 0.75
+            notes.append(f"lexical (ROUGE-L) similarity at promptfoo's threshold {cut}: a "
+                         "run has no embedding backend, and lexical scores run lower than "
+                         "embedding cosines")
+            return {"type": "similar", "value": value, "threshold": cut}
         if kind in ("latency", "cost"):
             if threshold is None:
                 notes.append(f"{kind} needs a threshold")

@@ -100,8 +100,9 @@ class TestReader:
                 self.outcome.unsupported("defaultTest options.provider", where,
                                          "no litellm equivalent for this grader")
         self._options(options, doc, (*loc, "options"), "defaultTest", skip={"provider"})
-        if isinstance(raw.get("vars"), dict):
-            self.result.default_vars = dict(raw["vars"])
+        if raw.get("vars") is not None:
+            variables = self._vars(raw["vars"], doc, (*loc, "vars"), "defaultTest")
+            self.result.default_vars = variables or {}
             self.outcome.converted("defaultTest vars", str(spot(doc, (*loc, "vars"))),
                                    "merged into every case's vars")
         self.result.default_assert = self.mapper.convert_list(
@@ -208,6 +209,7 @@ class TestReader:
                 case["assert"] = copy.deepcopy(rest)
             if isinstance(item.get("threshold"), int | float):
                 case["threshold"] = item["threshold"]
+            case["_where"] = where  # for later rows about this case; removed before writing
             self.result.cases.append(case)
         notes = [f"{len(combos)} cases"] if len(combos) > 1 else []
         if _expected(asserts)[0] is not None:

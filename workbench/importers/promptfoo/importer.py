@@ -92,6 +92,7 @@ def plan_import(config: Path, project: Path, name: str | None = None) -> ImportP
     models = read_providers(doc, folder, outcome)
     checks = CheckFiles(f"{name}-checks")
     cases = TestReader(folder, outcome, AssertionMapper(folder, outcome, checks)).read(doc)
+    _fill_missing_vars(drafts, cases.cases, outcome)
     library = PromptLibrary(project / "prompts")
     plan = ImportPlan(name, f"suites/{name}.yaml", outcome=outcome)
     refs = _prompt_files(plan, drafts, name, library, config)
@@ -118,7 +119,7 @@ def plan_import(config: Path, project: Path, name: str | None = None) -> ImportP
     suite["cases"] = cases.cases
     header = (f"# Imported by `workbench import promptfoo` from {display_path(config)}.\n"
               "# What was converted or left out: run the import again with --dry-run.\n")
-    plan.files.append(PlannedFile(plan.suite_path, header + dump_yaml(suite)))
+    plan.files.append(PlannedFile(plan.suite_path, header + dump_yaml(_unshared(suite))))
     for file_name, text in checks.files.items():
         plan.files.append(PlannedFile(f"suites/{checks.folder_name}/{file_name}", text))
     outcome.relative_to(folder.root)
@@ -143,7 +144,7 @@ def _prompt_files(plan: ImportPlan, drafts: list[PromptDraft], name: str,
             n += 1
         used.add(prompt)
         description = f"Imported from {display_path(config)} ({draft.origin})."
-        text = dump_yaml(draft.spec(description))
+        text = dump_yaml(_unshared(draft.spec(description)))
         versions = library.versions(prompt)
         if versions:
             latest = library.path_of(prompt, versions[-1]).read_text(encoding="utf-8")
@@ -156,6 +157,26 @@ def _prompt_files(plan: ImportPlan, drafts: list[PromptDraft], name: str,
         plan.files.append(PlannedFile(f"prompts/{prompt}/v{version}.yaml", text))
         refs.append(f"{prompt}@{version}")
     return refs
+
+
+def _fill_missing_vars(drafts: list[PromptDraft], cases: list[dict[str, Any]],
+                       outcome: Outcome) -> None:
+    """Nunjucks renders a var a test does not set as empty; Jinja2 (strict) would refuse.
+    Each such var is set to '' in the case, and reported."""
+    needed: dict[str, list[PromptDraft]] = {}
+    for draft in drafts:
+        for name in draft.variables():
+            needed.setdefault(name, []).append(draft)
+    for case in cases:
+        missing = sorted(name for name in needed if name not in case["vars"])
+        for name in missing:
+            case["vars"][name] = ""
+        if missing:
+            listed = ", ".join(missing)
+            outcome.converted(f"case {case['id']} vars", str(case.pop("_where")),
+                              f"{listed} not set: '' (promptfoo renders a missing var as empty)")
+        else:
+            case.pop("_where", None)
 
 
 def _evaluate_options(doc: Any, suite: dict[str, Any], outcome: Outcome) -> None:
@@ -246,6 +267,15 @@ def write_plan(plan: ImportPlan, project: Path) -> list[str]:
 def load_imported(plan: ImportPlan, project: Path) -> Suite:
     """The written suite, loaded and validated (for callers that go on to run it)."""
     return load_suite(project / plan.suite_path, PromptLibrary(project / "prompts"))
+
+
+def _unshared(value: Any) -> Any:
+    """A copy in which no list or mapping appears twice (YAML would write &anchors)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def _slug(text: str) -> str:

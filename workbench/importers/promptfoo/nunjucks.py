@@ -213,7 +213,7 @@ def _next_word(tokens: list[tuple[str, str]], i: int) -> int | None:
 
 
 def _pairs_loop(tokens: list[tuple[str, str]], result: Conversion) -> list[tuple[str, str]]:
-    """``for k, v in X`` → ``for k, v in (X)|items if (X) is mapping else (X)``."""
+    """``for k, v in X`` → ``for k, v in ((X)|items if (X) is mapping else (X))``."""
     words = [i for i, (kind, _) in enumerate(tokens) if kind != "space"]
     texts = [tokens[i][1] for i in words]
     if "in" not in texts or "," not in texts[: texts.index("in")]:
@@ -234,7 +234,7 @@ def _pairs_loop(tokens: list[tuple[str, str]], result: Conversion) -> list[tuple
     iterable = "".join(t for _, t in tokens[start:stop]).strip()
     if not iterable:
         return tokens
-    rewritten = f" ({iterable})|items if ({iterable}) is mapping else ({iterable})"
+    rewritten = f" (({iterable})|items if ({iterable}) is mapping else ({iterable}))"
     result.note("for k, v in object → |items (Jinja2 iterates a mapping's keys only)")
     return [*tokens[:start], ("other", rewritten), *tokens[stop:]]
 
@@ -259,5 +259,7 @@ def _else_for_inline_if(tokens: list[tuple[str, str]],
         end -= 1
     if end and tokens[end - 1][1] == "-":  # whitespace control: {{ x if y -}}
         end -= 1
+        while end and tokens[end - 1][0] == "space":
+            end -= 1
     result.note("inline if without else → else '' (Nunjucks prints nothing)")
     return [*tokens[:end], ("other", " else ''"), *tokens[end:]]

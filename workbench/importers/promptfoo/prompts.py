@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.meta
 import yaml
 
 from workbench.config.yaml import Loc, Located
@@ -25,6 +27,7 @@ from workbench.importers.promptfoo.outcome import Outcome
 from workbench.importers.promptfoo.params import provider_params
 
 ROLES = {"system", "user", "assistant"}
+_PARSER = jinja2.Environment()  # parsing only: finding the variables a template reads
 CODE_SUFFIXES = {".py", ".js", ".cjs", ".mjs", ".ts", ".sh", ".bash", ".rb", ".pl", ".exe"}
 TEXT_SUFFIXES = {".txt", ".md", ".j2", ".njk", ".prompt", ""}
 
@@ -39,6 +42,16 @@ class PromptDraft:
     where: Spot
     origin: str
     names_used: set[str] = field(default_factory=set)
+
+    def variables(self) -> set[str]:
+        """The variables its templates read (loop variables and ``set`` names excluded)."""
+        names: set[str] = set()
+        for message in self.messages:
+            try:
+                names |= jinja2.meta.find_undeclared_variables(_PARSER.parse(message["content"]))
+            except jinja2.TemplateSyntaxError:
+                continue  # validation reports it, located in the written file
+        return names
 
     def spec(self, description: str) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": "zero-shot", "description": description}

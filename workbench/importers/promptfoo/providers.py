@@ -98,9 +98,9 @@ def _read_list(raw: Any, doc: Located, loc: Loc, folder: Folder,
         same = [m for m in models if m.spec["name"] == mapped.spec["name"]]
         if same:
             outcome.unsupported(f"provider {mapped.source}", str(mapped.where),
-                                f"the same model as {same[0].source} ({same[0].where}); a suite "
-                                "lists each model once: put the other settings in a second "
-                                "prompt version's params")
+                                f"the same model as {same[0].source} (line "
+                                f"{same[0].where.line}); a suite lists each model once: put "
+                                "the other settings in a second prompt version's params")
             continue
         models.append(mapped)
     return models
