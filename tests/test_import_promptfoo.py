@@ -42,7 +42,7 @@ CONFIGS: dict[str, tuple[int, int, int]] = {
     "python-asserts": (0, 2, 1),
     "repeat-thresholds": (0, 2, 1),
     "unsupported": (16, 1, 1),
-    "jsonl-tests": (0, 2, 2),
+    "jsonl-tests": (1, 2, 2),
 }
 
 
@@ -194,7 +194,9 @@ def test_dry_run_writes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     assert list(project.rglob("*.yaml")) == []
     out = done.stdout
     assert "converted  provider openai:chat:gpt-4o-mini" in out
-    assert "promptfooconfig.yaml:6" in out
+    assert "promptfooconfig.yaml:7" in out
+    assert ("converted  config key outputPath                            promptfooconfig.yaml:2"
+            "   not needed: reports are written by workbench run --json/--html/--md F") in out
     assert "would write prompts/cfg-p1/v1.yaml\nwould write prompts/cfg-p2/v1.yaml\n" \
            "would write suites/cfg.yaml\n" in out
     assert "--- suites/cfg.yaml\n" in out
@@ -301,7 +303,7 @@ def test_an_import_that_does_not_validate_says_why(tmp_path: Path, capsys) -> No
     assert main(["--project", str(project), "import", "promptfoo",
                  str(folder / "promptfooconfig.yaml"), "--dry-run"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("error: ") and "prompts/cfg/v1.yaml:6: template syntax error" in err[0]
+    assert err[0].startswith("error: ") and "prompts/cfg/v1.yaml:5: template syntax error" in err[0]
     assert err[1] == "error: the imported suite does not validate (1 problem(s))"
 
 

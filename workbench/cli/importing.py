@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.errors import InputError
+from workbench.errors import InputError, Problem
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -41,14 +41,9 @@ def import_promptfoo(args: argparse.Namespace) -> int:
         lines = [f"the imported suite does not validate ({len(plan.problems)} problem(s))"]
         if not args.dry_run:
             lines.append("the files were written: fix them (or the config and import again)")
-        raise InputError([*plan.problems, *map(_note, lines)])
+        raise InputError([*plan.problems, *map(Problem, lines)])
     done = "dry run: nothing written; " if args.dry_run else ""
     print(f"{done}suite {plan.suite_path} validates; run it with: "
           f"workbench run {plan.suite_path}")
     return EXIT_OK
 
-
-def _note(text: str):
-    from workbench.errors import Problem
-
-    return Problem(text)

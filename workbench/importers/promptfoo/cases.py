@@ -110,7 +110,7 @@ class TestReader:
         if isinstance(raw.get("threshold"), int | float):
             self.result.default_threshold = raw["threshold"]
             self.outcome.imported("defaultTest threshold", str(spot(doc, (*loc, "threshold"))))
-        for key in sorted(set(raw) - {"vars", "assert", "options", "threshold", "metadata"}):
+        for key in sorted(set(raw) - {"vars", "assert", "options", "threshold"}):
             self.outcome.unsupported(f"defaultTest {key}", str(spot(doc, (*loc, key))),
                                      "no workbench equivalent")
 
@@ -184,9 +184,19 @@ class TestReader:
         self._options(options, doc, (*loc, "options"), label, skip={"provider"})
         variables = self._vars(item.get("vars"), doc, (*loc, "vars"), label)
         if variables is None:
+            self.outcome.unsupported(label, str(where), "left out: its vars could not be "
+                                     "imported (see the var's row)")
             return
+        if "metadata" in item:
+            self.outcome.unsupported(f"{label} metadata", str(spot(doc, (*loc, "metadata"))),
+                                     "not kept: cases have no metadata")
+        raw_asserts = item.get("assert") or []
+        if not isinstance(raw_asserts, list):
+            self.outcome.unsupported(f"{label} assert", str(spot(doc, (*loc, "assert"))),
+                                     "'assert' must be a list")
+            raw_asserts = []
         asserts = []
-        for i, spec in enumerate(item.get("assert") or []):
+        for i, spec in enumerate(raw_asserts):
             mapped = self.mapper.convert(spec, spot(doc, (*loc, "assert", i)), doc,
                                          (*loc, "assert", i), label, judge)
             if mapped is not None:

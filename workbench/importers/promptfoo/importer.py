@@ -23,7 +23,7 @@ from workbench.errors import InputError, Problem, display_path
 from workbench.importers.promptfoo.assertions import AssertionMapper
 from workbench.importers.promptfoo.cases import TestReader
 from workbench.importers.promptfoo.checks import CheckFiles
-from workbench.importers.promptfoo.files import Folder, Spot, spot
+from workbench.importers.promptfoo.files import MAX_BYTES, Folder, Spot, spot
 from workbench.importers.promptfoo.outcome import Outcome
 from workbench.importers.promptfoo.prompts import PromptDraft, read_prompts
 from workbench.importers.promptfoo.providers import read_providers
@@ -32,7 +32,7 @@ from workbench.prompts.version import content_hash
 from workbench.suites.loader import Suite, load_suite
 
 CONFIG_KEYS = {"description", "prompts", "providers", "targets", "tests", "defaultTest",
-               "evaluateOptions", "scenarios", "sharing", "outputPath", "env", "$schema"}
+               "evaluateOptions", "scenarios", "env", "$schema"}
 
 
 @dataclass
@@ -71,17 +71,24 @@ def plan_import(config: Path, project: Path, name: str | None = None) -> ImportP
     if name is not None and not NAME_RE.match(name):
         raise InputError(f"--name {name!r}: use lower-case letters, digits, '-', '_' and '.'")
     name = name or default_name(config)
-    folder = Folder(config.resolve().parent if config.exists() else config.parent)
-    doc = folder.load_doc(config.resolve()) if config.exists() else None
-    if doc is None:
-        raise InputError(Problem("file not found", display_path(config)))
+    if not config.is_file():
+        what = "file not found" if not config.exists() else "not a regular file"
+        raise InputError(Problem(what, display_path(config)))
+    if config.stat().st_size > MAX_BYTES:
+        raise InputError(Problem(f"larger than {MAX_BYTES:,} bytes", display_path(config)))
+    folder = Folder(config.resolve().parent)
+    doc = folder.load_doc(config.resolve())
     if not isinstance(doc.data, dict):
         raise InputError(doc.problem((), "a promptfoo config must be a mapping with prompts, "
                                          "providers and tests"))
     outcome = Outcome()
     for key in sorted(set(doc.data) - CONFIG_KEYS, key=str):
-        outcome.unsupported(f"config key {key}", str(spot(doc, (key,))),
-                            "no workbench equivalent")
+        where = str(spot(doc, (key,)))
+        if key in ("outputPath", "sharing"):
+            outcome.converted(f"config key {key}", where, "not needed: reports are written "
+                              "by workbench run --json/--html/--md F, and never shared")
+        else:
+            outcome.unsupported(f"config key {key}", where, "no workbench equivalent")
     if "env" in doc.data:
         outcome.unsupported("config key env", str(spot(doc, ("env",))),
                             "set environment variables in the shell; none are stored")
@@ -143,7 +150,8 @@ def _prompt_files(plan: ImportPlan, drafts: list[PromptDraft], name: str,
             prompt = f"{base}-{n}"
             n += 1
         used.add(prompt)
-        description = f"Imported from {display_path(config)} ({draft.origin})."
+        source = f"{config.resolve().parent.name}/{config.name}"
+        description = f"Imported from {source} ({draft.origin})."
         text = dump_yaml(_unshared(draft.spec(description)))
         versions = library.versions(prompt)
         if versions:
