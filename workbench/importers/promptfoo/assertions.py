@@ -104,13 +104,14 @@ class AssertionMapper:
             return []
         out = []
         for i, item in enumerate(items):
-            mapped = self.convert(item, spot(doc, (*loc, i)), doc, (*loc, i), owner)
+            mapped = self.convert(item, spot(doc, (*loc, i)), owner)
             if mapped is not None:
                 out.append(mapped)
         return out
 
-    def convert(self, item: Any, where: Spot, doc: Located | None, loc: Loc,
-                owner: str, judge: str | None = None) -> dict[str, Any] | None:
+    def convert(self, item: Any, where: Spot, owner: str,
+                judge: str | None = None) -> dict[str, Any] | None:
+        """One assertion (None when unsupported); ``judge`` is the test's grader, if any."""
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             self.outcome.unsupported(f"{owner} assert", str(where),
                                      "an assertion must be a mapping with a 'type'")

@@ -197,8 +197,7 @@ class TestReader:
             raw_asserts = []
         asserts = []
         for i, spec in enumerate(raw_asserts):
-            mapped = self.mapper.convert(spec, spot(doc, (*loc, "assert", i)), doc,
-                                         (*loc, "assert", i), label, judge)
+            mapped = self.mapper.convert(spec, spot(doc, (*loc, "assert", i)), label, judge)
             if mapped is not None:
                 asserts.append(mapped)
         base_id = _slug(str(description)) if description else f"test-{self.count}"
