@@ -116,7 +116,7 @@ CORPUS: list[tuple[str, dict[str, str], list[str], str]] = [
      ["validate", "suites/s.yaml"], "error: prompts/echo/labels.yaml:1: label 'production' points to version 7, which does not exist (versions: 1)\n"),
     ("unknown-assertion-type",
      {"suites/s.yaml": SUITE + "    assert:\n      - type: contain\n        value: x\n"},
-     ["validate", "suites/s.yaml"], "error: suites/s.yaml:8: cases[0].assert[0].type: unknown assertion type 'contain' (did you mean 'contains'? known types: equals, contains, icontains, regex, one-of, is-json, json-schema, json-path, length, similar, latency, cost, python, llm-rubric; prefix any with 'not-' to negate)\n"),
+     ["validate", "suites/s.yaml"], "error: suites/s.yaml:8: cases[0].assert[0].type: unknown assertion type 'contain' (did you mean 'contains'? known types: equals, contains, icontains, regex, one-of, starts-with, contains-any, contains-all, is-json, json-schema, json-path, contains-json, length, similar, latency, cost, python, llm-rubric; prefix any with 'not-' to negate)\n"),
     ("api-key-literal",
      {"suites/s.yaml": SUITE + "models:\n  - name: openai/gpt-4o-mini\n"
       "    api_key_env: sk-abc123-def\n"},

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"checks"},  # parsing one output and judging it: pure functions
     {"prompts"},  # the prompt library and its sandboxed rendering
     {"suites"},  # suites: prompts × models × cases, validated
+    {"importers"},  # other tools' configs (promptfoo) turned into prompts and a suite
     {"models"},  # one door to every model: transports, retries, prices
     {"store"},  # the SQLite store and its typed records
     {"engine"},  # plan, runner, session: suites become stored cells

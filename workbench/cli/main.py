@@ -211,6 +211,12 @@ def cmd_export_finetune(args: argparse.Namespace) -> int:
     return export_from_cli(args)
 
 
+def cmd_import_promptfoo(args: argparse.Namespace) -> int:
+    from workbench.cli.importing import import_promptfoo
+
+    return import_promptfoo(args)
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -288,6 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--model", metavar="M", help="the best version on this model")
     _db_option(ft)
     ft.set_defaults(func=cmd_export_finetune)
+
+    imp = sub.add_parser("import", help="bring tests from another tool: prompts and a suite")
+    isub = imp.add_subparsers(dest="import_command", metavar="TOOL", parser_class=_Parser,
+                              required=True)
+    p = isub.add_parser("promptfoo", help="a promptfooconfig.yaml (or .json) becomes "
+                                          "prompts/<name>/vN.yaml and suites/<name>.yaml")
+    p.add_argument("config", metavar="CONFIG", help="the promptfoo config file")
+    p.add_argument("--name", metavar="N", help="suite and prompt name (default: the config's "
+                                               "folder name)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing; print the table and the files it would write")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 2 and write nothing if anything cannot be imported")
+    p.set_defaults(func=cmd_import_promptfoo)
 
     validate = sub.add_parser("validate", help="check a suite and everything it refers to")
     validate.add_argument("suite")

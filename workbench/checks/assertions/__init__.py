@@ -7,9 +7,10 @@ A suite lists assertions under a case's ``assert:`` (and ``defaults: {assert: [.
       weight: 2              # default 1; 0 = informational (recorded, never fails the cell)
       on: raw                # raw (stripped output) or answer (the parsed answer)
 
-Each type is one class (:mod:`.text`, :mod:`.json`, :mod:`.measures`, :mod:`.python`,
-:mod:`.rubric`) holding its keys, their checks, its description and its handler, registered
-once in :data:`TYPES`. :data:`Assertion` is their union, discriminated on ``type``;
+Each type is one class (:mod:`.text`, :mod:`.phrases`, :mod:`.json`, :mod:`.contains_json`,
+:mod:`.measures`, :mod:`.python`, :mod:`.rubric`) holding its keys, their checks, its
+description and its handler, registered once in :data:`TYPES`. :data:`Assertion` is their
+union, discriminated on ``type``;
 :func:`parse_assertion` validates one raw item into it and reports *every* problem at once,
 each at the offending key, with the allowed values — so one edit fixes a suite.
 :func:`evaluate` turns assertions and a cell's :class:`Output` into
@@ -31,7 +32,9 @@ from pydantic import TypeAdapter
 # Importing a type module registers its types: this order is the order of TYPES and of
 # "known types: ..." in messages (README's assertion table follows it too).
 from workbench.checks.assertions.text import Contains, Equals, IContains, OneOf, Regex
+from workbench.checks.assertions.phrases import ContainsAll, ContainsAny, StartsWith
 from workbench.checks.assertions.json import IsJson, JsonPath, JsonSchema
+from workbench.checks.assertions.contains_json import ContainsJson
 from workbench.checks.assertions.measures import Cost, Latency, Length, Similar
 from workbench.checks.assertions.python import Python
 from workbench.checks.assertions.rubric import LlmRubric
@@ -69,6 +72,9 @@ __all__ = [
     "CannotCheck",
     "Context",
     "Contains",
+    "ContainsAll",
+    "ContainsAny",
+    "ContainsJson",
     "Cost",
     "Embed",
     "Equals",
@@ -89,6 +95,7 @@ __all__ = [
     "Regex",
     "Registry",
     "Similar",
+    "StartsWith",
     "cell_passed",
     "check_spec_files",
     "evaluate",

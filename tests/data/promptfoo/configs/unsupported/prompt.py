@@ -1,0 +1,2 @@
+def get_prompt(context):
+    return "hi"
