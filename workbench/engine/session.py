@@ -9,22 +9,27 @@ can be resumed from the other.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from workbench.config.paths import find_project_root
+from workbench.config.yaml import load_yaml
 from workbench.engine.plan import Plan, load_plan_variants, make_plan
 from workbench.engine.progress import Progress
 from workbench.engine.runner import Runner
 from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary
 from workbench.prompts.version import PromptVersion
+from workbench.redaction import MASK, redact_data
 from workbench.store.database import Store
 from workbench.store.records import CellRecord, new_run_id
 from workbench.suites.loader import Suite, load_suite
-from workbench.suites.spec import ModelSpec
+from workbench.suites.spec import MAX_CONCURRENCY, ModelSpec, SuiteSpec
 
 
 @dataclass
@@ -58,15 +63,26 @@ def start_run(store: Store, suite_path: Path, *, prompts: list[str] | None = Non
 
 
 def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = None,
-               concurrency: int | None = None) -> PreparedRun:
+               concurrency: int | None = None, suite_path: Path | None = None) -> PreparedRun:
     """Reload a stored run's plan exactly; refuse if a variant's file changed since.
 
-    ``library`` defaults to the prompts folder of the project the suite lived in.
+    ``library`` defaults to the prompts folder of the project the suite lived in;
+    ``suite_path`` (the suite a user named) must be the suite the run was started from.
     """
     info = store.run(run_id)
     plan = Plan.from_dict(info.plan)
+    stored_suite = Path(plan.base_dir) / Path(plan.suite_path).name
+    if suite_path is not None and stored_suite.resolve() != Path(suite_path).resolve():
+        raise InputError(Problem(
+            f"run {info.id} is a run of suite '{plan.suite}' ({display_path(stored_suite)}), "
+            f"not of {display_path(suite_path)}",
+            hint=f"resume it with: workbench run {display_path(stored_suite)} --resume {info.id}"))
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"--concurrency must be from 1 to {MAX_CONCURRENCY:,} "
+                         f"(got {concurrency:,})")
     if concurrency:
         plan.concurrency = concurrency
+    restore_secrets(plan, stored_suite)
     if library is None:
         library = PromptLibrary(find_project_root(Path(plan.base_dir)) / "prompts")
     variants = load_plan_variants(plan, library, store)
@@ -74,6 +90,36 @@ def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = Non
     check_api_keys(plan)
     store.set_status(info.id, "running")
     return PreparedRun(info.id, plan, variants, store.count_cells(info.id))
+
+
+def restore_secrets(plan: Plan, suite_file: Path) -> None:
+    """Put back the secrets the stored plan has masked, from the suite file.
+
+    A run's plan is stored with its secrets masked (an ``api_base`` password, a header's
+    key: see :func:`workbench.redaction.redact_data`), so resuming takes each masked model
+    and the suite's params from the suite file, provided they mask to what was stored.
+    """
+    if MASK not in json.dumps([plan.models, plan.params]):
+        return
+    problem = Problem(f"run of suite '{plan.suite}' stored its credentials masked, and "
+                      f"{display_path(suite_file)} no longer has the same ones",
+                      hint="resuming would send '***'; start a new run")
+    try:
+        spec = SuiteSpec.model_validate(load_yaml(suite_file).data)
+    except (InputError, ValidationError):
+        raise InputError(problem) from None
+    if MASK in json.dumps(plan.params):
+        if redact_data(dict(spec.params)) != plan.params:
+            raise InputError(problem)
+        plan.params = dict(spec.params)
+    originals = {m.name: m.model_dump() for m in spec.models or []}
+    for index, stored in enumerate(plan.models):
+        if MASK not in json.dumps(stored):
+            continue
+        original = originals.get(stored["name"])
+        if original is None or redact_data(original) != stored:
+            raise InputError(problem)
+        plan.models[index] = original
 
 
 def check_api_keys(plan: Plan) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.checks.assertions import AssertionResult
 from workbench.errors import InputError, Problem, display_path
-from workbench.redaction import known_secrets, redact, redact_optional
+from workbench.redaction import known_secrets, redact, redact_data, redact_optional
 from workbench.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from workbench.store.records import CellRecord, RunInfo, StepRecord
 
@@ -42,7 +42,14 @@ class Store:
 
     def __init__(self, path: Path | str = DEFAULT_DB):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InputError(Problem("is a folder, not a store file", display_path(self.path),
+                                     hint="give --db a file name"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(Problem(f"cannot create the store's folder: {exc.strerror}",
+                                     display_path(self.path))) from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -137,12 +144,15 @@ class Store:
 
     def create_run(self, run_id: str, suite: str, suite_path: str, plan: dict[str, Any],
                    total_cells: int) -> None:
+        """Record a run; its plan is stored with every secret masked (a resume restores
+        them from the suite file, see :mod:`workbench.engine.session`)."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
                 "INSERT INTO runs(id, suite, suite_path, created, status, total_cells, plan) "
                 "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, suite, suite_path, time.time(), total_cells, json.dumps(plan)),
+                (run_id, suite, suite_path, time.time(), total_cells,
+                 json.dumps(redact_data(plan))),
             )
 
     def set_status(self, run_id: str, status: str) -> None:
@@ -232,7 +242,7 @@ class Store:
             "answer": redact(json.dumps(cell.answer), keys) if cell.parse_ok else None,
             "parse_ok": int(cell.parse_ok), "passed": int(cell.passed),
             "assertions": redact(json.dumps([a.to_dict() for a in cell.assertions]), keys),
-            "steps": redact(json.dumps([s.to_dict() for s in cell.steps]), keys),
+            "steps": json.dumps(redact_data([s.to_dict() for s in cell.steps], keys)),
             "latency_ms": cell.latency_ms, "prompt_tokens": cell.prompt_tokens,
             "completion_tokens": cell.completion_tokens, "cost": cell.cost,
             "error": redact_optional(cell.error, keys), "attempts": cell.attempts,

@@ -19,10 +19,12 @@ from pydantic import (
 
 from workbench.checks.assertions import Assertion
 from workbench.checks.values import plain
-from workbench.config.params import MAX_SEED, ModelName, Params
+from workbench.config.params import MAX_SEED, ModelName, Params, located_errors
 
 DEFAULT_MODEL = "local/smollm2"
 MAX_CASE_DEPTH = 50  # nesting levels of a case's vars or expected answer
+MAX_RERUNS = 1000  # reruns of a case (the suite's `reruns`, and `--reruns`)
+MAX_CONCURRENCY = 1024  # requests in flight
 
 
 def nesting_depth(value: Any) -> int:
@@ -217,9 +219,9 @@ class SuiteSpec(BaseModel):
         default=None, min_length=1,
         description="default: each variant's own `model`, else local/smollm2",
     )
-    reruns: int = Field(default=5, ge=1, le=1000)
+    reruns: int = Field(default=5, ge=1, le=MAX_RERUNS)
     params: Params = Field(default_factory=dict)
-    concurrency: int = Field(default=4, ge=1, le=1024)
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     timeout: float = Field(default=120.0, gt=0, le=86_400, description="seconds per request")
     max_attempts: int = Field(default=6, ge=1, le=50)
     seed: int = Field(default=0, ge=-MAX_SEED, le=MAX_SEED,
@@ -239,6 +241,7 @@ class SuiteSpec(BaseModel):
     def _k_within_reruns(self) -> SuiteSpec:
         k = self.thresholds.k
         if k is not None and k > self.reruns:
-            raise ValueError(f"thresholds.k is {k} but each case runs only {self.reruns} "
-                             "time(s): pass^k needs k <= reruns")
+            raise located_errors("SuiteSpec", [(("thresholds", "k"), (
+                f"thresholds.k: {k} is more than reruns ({self.reruns}); pass^k needs "
+                "k <= reruns"), k)])
         return self
