@@ -95,7 +95,7 @@ def check_params(value: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> 
         check = SAMPLING.get(str(key))
         problem = check(item) if check else None
         if problem:
-            errors.append(((key,), f"{key} {problem}, got {_shown(item)}", item))
+            errors.append(((key,), f"{problem}, got {_shown(item)}", item))
     if errors:
         raise located_errors("Params", errors)
     return params
@@ -189,7 +189,11 @@ def problems_from_error(
     """One :class:`Problem` per pydantic error, located in ``doc``."""
     problems: list[Problem] = []
     for err in error.errors(include_url=False):
-        loc: Loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+        loc: Loc = prefix
+        for part in err["loc"]:
+            # A union member's name is no key, unless the document has that key there.
+            if not _is_union_tag(part) or (*loc, part) in doc.lines:
+                loc = (*loc, part)
         kind = err["type"]
         where = format_loc(loc)
         hint = None

@@ -69,6 +69,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_PLAIN_COLLECTIONS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
 class _Walker:
@@ -87,6 +88,7 @@ class _Walker:
         self.seen: set[int] = set()
         self.path: set[int] = set()
         self.aliased = 0
+        self.constructor = _UniqueKeyLoader("")  # one for all scalars: making one is slow
 
     def refuse(self, node: yaml.Node, message: str, hint: str | None = None) -> InputError:
         return InputError(Problem(message, self.file, node.start_mark.line + 1, hint))
@@ -106,6 +108,9 @@ class _Walker:
             raise self.refuse(node, f"invalid YAML: nested deeper than {MAX_DEPTH} levels")
         self.lines[loc] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if node.tag not in _PLAIN_COLLECTIONS:
+                raise self.refuse(node, f"invalid YAML value: unsupported tag {node.tag!r}",
+                                  "write plain mappings and lists")
             self.path.add(id(node))
             try:
                 if isinstance(node, yaml.SequenceNode):
@@ -118,7 +123,7 @@ class _Walker:
         self.starts[loc] = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)
         if node.tag == _TIMESTAMP:
             return node.value  # a date is text as written: every value here is JSON-like
-        value = _UniqueKeyLoader("").construct_object(node, deep=True)
+        value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, bytes):
             raise self.refuse(node, "binary values (!!binary) are not supported",
                               "write the value as text")
@@ -133,7 +138,7 @@ class _Walker:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.refuse(key_node, "mapping keys must be plain text")
             key = (key_node.value if key_node.tag == _TIMESTAMP
-                   else _UniqueKeyLoader("").construct_object(key_node, deep=True))
+                   else self.constructor.construct_object(key_node, deep=True))
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise self.refuse(key_node, "mapping keys must be plain text")
             if key in out:
@@ -179,6 +184,11 @@ def load_yaml(path: Path, text: str | None = None) -> Located:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         raise InputError(_syntax_problem(exc, shown)) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise InputError(Problem(f"invalid YAML: unacceptable character #x{exc.character:04x} "
+                                 f"({exc.reason})", shown, line,
+                                 "remove it, or write it as an escape in double quotes")) from None
     except yaml.YAMLError as exc:
         raise InputError(Problem(f"invalid YAML: {exc}", shown)) from None
     if node is None:

@@ -31,8 +31,8 @@ _ROUTING_NAME = re.compile(
 def routing_problem(key: str) -> str | None:
     """Why a prompt's ``params`` may not hold ``key``, or None."""
     if key in ROUTING_KEYS or _ROUTING_NAME.search(key) or is_secret_name(key):
-        return (f"{key}: a prompt may not set where requests go or what credentials and "
-                "headers they carry; the suite does, per model (api_base, api_key_env)")
+        return ("a prompt may not set where requests go or what credentials and headers "
+                "they carry; the suite does, per model (api_base, api_key_env)")
     return None
 
 

@@ -145,7 +145,13 @@ def _models(
 ) -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for i, entry in enumerate(entries):
-        model = ModelSpec(name=entry) if isinstance(entry, str) else entry
+        try:
+            model = ModelSpec(name=entry) if isinstance(entry, str) else entry
+        except ValidationError as exc:  # a --model flag (a file's entries are checked before)
+            for err in exc.errors(include_url=False):
+                text = err["msg"].removeprefix("Value error, ")
+                problems.append(Problem(f"--model {entry!r}: {text}"))
+            continue
         if model.name.startswith("local/") and model.name not in LOCAL_MODELS:
             message = f"unknown local model '{model.name}'"
             hint = "the embedded model is local/smollm2"

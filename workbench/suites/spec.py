@@ -242,6 +242,5 @@ class SuiteSpec(BaseModel):
         k = self.thresholds.k
         if k is not None and k > self.reruns:
             raise located_errors("SuiteSpec", [(("thresholds", "k"), (
-                f"thresholds.k: {k} is more than reruns ({self.reruns}); pass^k needs "
-                "k <= reruns"), k)])
+                f"{k} is more than reruns ({self.reruns}); pass^k needs k <= reruns"), k)])
         return self
