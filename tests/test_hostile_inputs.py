@@ -13,17 +13,13 @@ and the store by its SQL dump: nothing may be written, created or changed.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import signal
 import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.bad_inputs import ECHO_V1, SUITE
+from tests.cli_inprocess import call_main
 from tests.hostile_inputs import (
     ALL_ROWS,
     RUN_ID,
@@ -43,7 +40,6 @@ from tests.hostile_inputs import (
     Sparse,
 )
 from workbench.checks.assertions import AssertionResult
-from workbench.cli.main import main
 from workbench.engine.plan import make_plan
 from workbench.store.database import Store
 from workbench.store.records import CellRecord
@@ -151,42 +147,6 @@ def snapshot(root: Path) -> dict[str, object]:
     return seen
 
 
-class Hang(BaseException):
-    """The row's time is up (a BaseException: main() must not turn it into a message)."""
-
-
-def _alarm(signum: int, frame: object) -> None:
-    raise Hang
-
-
-def call_main(row: Row, root: Path) -> tuple[int | None, str, str]:
-    """``main(argv)`` in this process, in the project folder, with the row's stdin, under a
-    timer; a traceback that escapes is returned as stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    stdin = io.TextIOWrapper(io.BytesIO(row.stdin or b""), encoding="utf-8")
-    cwd = os.getcwd()
-    old_stdin, old_handler = sys.stdin, signal.signal(signal.SIGALRM, _alarm)
-    os.chdir(root)
-    sys.stdin = stdin
-    signal.setitimer(signal.ITIMER_REAL, row.seconds)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code: int | None = main(row.argv)
-    except Hang:
-        code = None
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    except BaseException:  # noqa: BLE001 - what a user would see as a traceback
-        code = -1
-        err.write(traceback.format_exc())
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        sys.stdin = old_stdin
-        os.chdir(cwd)
-    return code, out.getvalue(), err.getvalue()
-
-
 def prepare(row: Row, base_url: str, scratch: Path) -> Path:
     root = Path(tempfile.mkdtemp(prefix=row.id + "-", dir=scratch))
     make_project(root, row, base_url)
@@ -200,7 +160,8 @@ def run_row(row: Row, root: Path) -> Outcome:
     if row.process:
         code, out, err = run_process(row, root)
     else:
-        code, out, err = call_main(row, root)
+        code, out, err = call_main(row.argv, root, stdin=row.stdin or b"",
+                                   seconds=row.seconds)
     seconds = time.monotonic() - started
     after = snapshot(root)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
