@@ -9,27 +9,23 @@ can be resumed from the other.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from workbench.config.paths import find_project_root
-from workbench.config.yaml import load_yaml
+from workbench.engine.masking import restore_secrets, stored_plan
 from workbench.engine.plan import Plan, load_plan_variants, make_plan
 from workbench.engine.progress import Progress
 from workbench.engine.runner import Runner
 from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary
 from workbench.prompts.version import PromptVersion
-from workbench.redaction import MASK, redact_data
 from workbench.store.database import Store
 from workbench.store.records import CellRecord, new_run_id
 from workbench.suites.loader import Suite, load_suite
-from workbench.suites.spec import MAX_CONCURRENCY, ModelSpec, SuiteSpec
+from workbench.suites.spec import MAX_CONCURRENCY, ModelSpec
 
 
 @dataclass
@@ -90,36 +86,6 @@ def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = Non
     check_api_keys(plan)
     store.set_status(info.id, "running")
     return PreparedRun(info.id, plan, variants, store.count_cells(info.id))
-
-
-def restore_secrets(plan: Plan, suite_file: Path) -> None:
-    """Put back the secrets the stored plan has masked, from the suite file.
-
-    A run's plan is stored with its secrets masked (an ``api_base`` password, a header's
-    key: see :func:`workbench.redaction.redact_data`), so resuming takes each masked model
-    and the suite's params from the suite file, provided they mask to what was stored.
-    """
-    if MASK not in json.dumps([plan.models, plan.params]):
-        return
-    problem = Problem(f"run of suite '{plan.suite}' stored its credentials masked, and "
-                      f"{display_path(suite_file)} no longer has the same ones",
-                      hint="resuming would send '***'; start a new run")
-    try:
-        spec = SuiteSpec.model_validate(load_yaml(suite_file).data)
-    except (InputError, ValidationError):
-        raise InputError(problem) from None
-    if MASK in json.dumps(plan.params):
-        if redact_data(dict(spec.params)) != plan.params:
-            raise InputError(problem)
-        plan.params = dict(spec.params)
-    originals = {m.name: m.model_dump() for m in spec.models or []}
-    for index, stored in enumerate(plan.models):
-        if MASK not in json.dumps(stored):
-            continue
-        original = originals.get(stored["name"])
-        if original is None or redact_data(original) != stored:
-            raise InputError(problem)
-        plan.models[index] = original
 
 
 def check_api_keys(plan: Plan) -> None:
@@ -193,7 +159,7 @@ def record_run(suite: Suite, store: Store, plan: Plan) -> str:
         store.check_prompt_version(variant.name, variant.version, variant.hash,
                                    display_path(variant.path))
     run_id = new_run_id()
-    store.create_run(run_id, plan.suite, plan.suite_path, plan.to_dict(), plan.total_cells)
+    store.create_run(run_id, plan.suite, plan.suite_path, stored_plan(plan), plan.total_cells)
     for variant in suite.variants:
         store.record_prompt_version(variant.name, variant.version, variant.hash, variant.text,
                                     run_id)

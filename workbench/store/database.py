@@ -144,15 +144,14 @@ class Store:
 
     def create_run(self, run_id: str, suite: str, suite_path: str, plan: dict[str, Any],
                    total_cells: int) -> None:
-        """Record a run; its plan is stored with every secret masked (a resume restores
-        them from the suite file, see :mod:`workbench.engine.session`)."""
+        """Record a run with its plan, which the engine has masked of secrets already
+        (:mod:`workbench.engine.masking`: a resume takes them back from the suite file)."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
                 "INSERT INTO runs(id, suite, suite_path, created, status, total_cells, plan) "
                 "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, suite, suite_path, time.time(), total_cells,
-                 json.dumps(redact_data(plan))),
+                (run_id, suite, suite_path, time.time(), total_cells, json.dumps(plan)),
             )
 
     def set_status(self, run_id: str, status: str) -> None:
@@ -217,7 +216,7 @@ class Store:
         self.db.execute(
             "INSERT OR IGNORE INTO prompt_versions(name, version, hash, text, first_run) "
             "VALUES (?, ?, ?, ?, ?)",
-            (name, version, hash_, text, run_id),
+            (name, version, hash_, redact(text), run_id),  # the hash is of the file itself
         )
 
     def stored_prompt_text(self, name: str, version: int) -> str | None:
