@@ -552,3 +552,27 @@ def test_resource_budgets_stop_hostile_patterns_yaml_and_templates(code: str, sa
                           env={**os.environ, "PYTHONPATH": str(root)})
     assert proc.returncode == 0, proc.stderr
     assert says in proc.stdout
+
+
+def test_secrets_in_case_values_are_masked_in_the_store_and_restored_on_resume(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """A case may carry key-shaped test data (a prompt that detects leaked keys): the stored
+    plan masks it, and a resume renders the same text the run started with."""
+    from workbench.engine.session import resume_run, start_run
+
+    leaked = "sk-proj-" + secrets.token_hex(20)
+    write_run_project(tmp_path, [{"id": "a", "vars": {"q": f"is {leaked} a key?",
+                                                      "api_token": "tok-" + "z" * 12}}],
+                      [{"name": "openai/fake", "api_base": fake_server.base_url,
+                        "transport": "direct"}])
+    with Store(tmp_path / "wb.db") as store:
+        run_id = start_run(store, tmp_path / "suites" / "sec.yaml").run_id
+        stored = store.run(run_id).plan
+        assert stored["cases"][0]["vars"] == {"q": "is *** a key?", "api_token": "***"}
+        assert stored["extra"]["masked"] == {"models": [], "params": False, "cases": ["a"]}
+        resumed = resume_run(store, run_id)
+        assert resumed.plan.cases[0].vars == {"q": f"is {leaked} a key?",
+                                              "api_token": "tok-" + "z" * 12}
+    for path in tmp_path.glob("wb.db*"):  # the store, and its WAL if one is left
+        assert leaked.encode() not in path.read_bytes()
