@@ -295,7 +295,7 @@ ROWS: list[Row] = [
         "error: suites/more.csv:1: cases file has no cases, only a header row (add a row per case below the header)\n"),
     Row("jsonl-blank-only", cases_file("more.jsonl", "\n\n"), ["validate", "suites/s.yaml"], 2,
         "error: suites/more.jsonl: cases file has no cases\n"),
-    Row("csv-with-bom", cases_file("more.csv", "\ufeffid,ticket,expected\nb,hi,billing\n"), ["validate", "suites/s.yaml"], 0,
+    Row("csv-with-bom", cases_file("more.csv", "\ufeffticket,expected\nhi,billing\n"), ["validate", "suites/s.yaml"], 0,
         "", out="suites/s.yaml: OK — 1 variant × model pair(s) × 2 case(s)"),
     Row("jsonl-with-bom", cases_file("more.jsonl", '\ufeff{"id": "b", "vars": {"ticket": "x"}}\n'), ["validate", "suites/s.yaml"], 0,
         "", out="× 2 case(s)"),
