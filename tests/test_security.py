@@ -23,6 +23,7 @@ import yaml
 from tests.bad_inputs import ECHO_V1, SUITE
 from workbench.analysis.results import load_results
 from workbench.cli.main import main
+from workbench.errors import InputError
 from workbench.reports import render_summary
 from workbench.store.database import Store
 from workbench.testing.fakeserver import FakeServer
@@ -333,3 +334,245 @@ def test_escape_sequences_in_model_output_are_inert(
     for char in CONTROL_CHARS:
         assert char not in leftover, f"{char!r} reached the coloured summary"
 
+
+
+# --------------------------------------------------------------------------- hostile files
+# Prompt files and suites travel between people and repositories: each test below is a
+# promise about what one cannot make the tool do (README, "Trust"), and failed on the code
+# before it was kept.
+
+PROMPT_V1 = ("kind: zero-shot\nmessages:\n  - role: user\n    content: 'Ticket: {{ ticket }}'\n"
+             "parse: {type: label, choices: [billing, shipping]}\n")
+ROUTED_SUITE = ("name: s\nprompts: [echo]\nmodels: [openai/gpt-4o-mini]\nreruns: 1\n"
+                "timeout: 5\nmax_attempts: 1\ncases:\n  - id: a\n    vars: {ticket: billing}\n")
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("params", [
+    "params: {{api_base: '{evil}'}}",
+    "params: {{base_url: '{evil}'}}",
+    "params:\n  extra_headers: {{X-Upstream: '{evil}'}}\n  api_base: '{evil}'",
+])
+def test_a_prompt_cannot_send_requests_or_the_key_elsewhere(tmp_path: Path, params: str) -> None:
+    """A shared prompt file used to route every call of a model without its own api_base
+    to a host of its choosing, with the key from the environment."""
+    key = "sk-proj-" + secrets.token_hex(24)
+    with FakeServer() as evil:
+        write_files(tmp_path, {"prompts/echo/v1.yaml": PROMPT_V1 + params.format(evil=evil.base_url)
+                               + "\n", "suites/s.yaml": ROUTED_SUITE})
+        env = {**os.environ, "OPENAI_API_KEY": key}
+        run = run_cli(tmp_path, "run", "suites/s.yaml", "--quiet", env=env)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert run.stderr.startswith("error: prompts/echo/v1.yaml:")
+        assert "a prompt may not set where requests go" in run.stderr
+        assert evil.requests() == []
+        assert key not in run.stdout + run.stderr
+
+
+KEY_SHAPES = {
+    "openai-project": "sk-proj-" + "Ab3" * 16,
+    "openai-legacy": "sk-" + "x9Y" * 16,
+    "anthropic": "sk-ant-api03-" + "Qw7_" * 20,
+    "openrouter": "sk-or-v1-" + "0f" * 32,
+    "stripe-live": "sk_live_" + "Zz9" * 8,
+    "aws-access-key": "AKIA" + "ABCDEFGHIJKLMNOP",
+    "google": "AIza" + "SyD" * 11 + "xy",
+    "github-token": "ghp_" + "a1B2" * 9,
+    "github-pat": "github_pat_" + "11AB" * 12,
+    "huggingface": "hf_" + "PqRs" * 9,
+    "slack": "xoxb-" + "1234567890-abcdefABCDEF",
+    "gitlab": "glpat-" + "Ab_1" * 6,
+    "groq": "gsk_" + "Mn0p" * 13,
+    "replicate": "r8_" + "Tu2v" * 10,
+    "nvidia": "nvapi-" + "Gh3i" * 16,
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3b3JrYmVuY2gifQ.c2lnbmF0dXJlLXBhcnQtb2YtYS1qd3Q",
+}
+
+
+def test_keys_in_suites_and_replies_never_reach_the_store_logs_or_reports(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """A key in a model's nested params, in its api_base (password, query string), or any
+    reply or error text shaped like a provider's key is masked before anything is stored or
+    printed; the run still reaches the server (the key is masked, not lost)."""
+    header_key = "hdr-" + secrets.token_hex(16)
+    url_password = "pw-" + secrets.token_hex(12)
+    query_key = "q-" + secrets.token_hex(12)
+    host = fake_server.base_url.split("://", 1)[1]
+    cases = [{"id": f"reply-{name}", "vars": {"q": f"[[reply:the key is {shape} ok]]"}}
+             for name, shape in KEY_SHAPES.items()]
+    cases += [{"id": f"error-{name}",
+               "vars": {"q": f'[[fail:400]][[error-json:"bad key {shape}"]]'}}
+              for name, shape in list(KEY_SHAPES.items())[:4]]
+    models = [{"name": "openai/fake", "transport": "direct",
+               "api_base": f"http://wb:{url_password}@{host}",
+               "params": {"extra_headers": {"Authorization": f"Bearer {header_key}",
+                                            "X-Api-Key": header_key}}},
+              {"name": "openai/fake-query", "transport": "direct",
+               "api_base": f"{fake_server.base_url}?api_key={query_key}"}]
+    write_run_project(tmp_path, cases, models)
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    report_args = [arg for flag, name in REPORT_FLAGS.items() for arg in (flag, f"out/{name}")]
+
+    run = run_cli(tmp_path, "run", "suites/sec.yaml", *report_args, env=env)
+
+    assert run.returncode == 1, run.stderr
+    assert fake_server.requests(), "the calls were made"
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    outputs = {c["id"]: c["reruns"][0]["output"] for g in data["groups"] for c in g["cases"]
+               if g["model"] == "openai/fake"}
+    assert outputs["reply-aws-access-key"] == "the key is *** ok"
+    texts = {"stdout": run.stdout, "stderr": run.stderr}
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".jsonl":  # the cases file holds the replies
+            texts[str(path.relative_to(tmp_path))] = path.read_bytes().decode("latin-1")
+    assert any(name.startswith(".workbench") for name in texts)
+    for secret in [header_key, url_password, query_key, *KEY_SHAPES.values()]:
+        for name, text in texts.items():
+            if name.startswith("suites/"):
+                continue  # the suite file is the user's own
+            assert secret not in text, f"{secret[:8]}… reached {name}"
+
+
+def test_a_resume_takes_masked_credentials_back_from_the_suite(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    from workbench.engine.session import resume_run, start_run
+
+    password = "pw-" + secrets.token_hex(12)
+    host = fake_server.base_url.split("://", 1)[1]
+    models = [{"name": "openai/fake", "transport": "direct",
+               "api_base": f"http://wb:{password}@{host}"}]
+    write_run_project(tmp_path, [{"id": "a", "vars": {"q": "[[reply:x]]"}}], models)
+    with Store(tmp_path / "wb.db") as store:
+        run_id = start_run(store, tmp_path / "suites" / "sec.yaml").run_id
+        assert store.run(run_id).plan["models"][0]["api_base"] == f"http://***@{host}"
+        resumed = resume_run(store, run_id)
+        assert resumed.plan.models[0]["api_base"] == f"http://wb:{password}@{host}"
+        suite = tmp_path / "suites" / "sec.yaml"
+        suite.write_text(suite.read_text().replace(password, "rotated-password"))
+        resumed = resume_run(store, run_id)  # a rotated key is the one to use now
+        assert resumed.plan.models[0]["api_base"] == f"http://wb:rotated-password@{host}"
+        suite.write_text(suite.read_text().replace(host, "127.0.0.2:9"))
+        with pytest.raises(InputError, match="no longer has the same ones"):
+            resume_run(store, run_id)  # not the server the run started with
+
+
+@pytest.mark.parametrize(("entry", "files"), [
+    ("  - file: '{outside}/secret.csv'", {}),
+    ("  - file: ../../outside/secret.csv", {}),
+    ("  - file: link.csv", {"link": "suites/link.csv"}),
+    ("    assert: [{{type: json-schema, schema_file: '{outside}/secret.json'}}]", {}),
+    ("    assert: [{{type: python, file: ../../outside/secret.py}}]", {}),
+    ("  - file: pipe.jsonl", {"fifo": "suites/pipe.jsonl"}),
+    ("  - file: zero.jsonl", {"link-zero": "suites/zero.jsonl"}),
+])
+def test_files_a_suite_names_stay_inside_the_project(
+    tmp_path: Path, entry: str, files: dict[str, str]
+) -> None:
+    """Absolute paths, '..' escapes and symlinks out of the project are refused, and so are
+    FIFOs and devices (which used to hang): nothing outside the project is read."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.csv").write_text("id,ticket\nleak,TOPSECRET-VALUE\n")
+    (outside / "secret.json").write_text('{"description": "TOPSECRET-VALUE"}')
+    (outside / "secret.py").write_text("open('PWNED', 'w')\n\ndef check(o, c):\n    return True\n")
+    project = tmp_path / "project"
+    write_files(project, {"prompts/echo/v1.yaml": PROMPT_V1, "suites/s.yaml":
+                          ROUTED_SUITE + entry.format(outside=outside) + "\n"})
+    for kind, name in files.items():
+        if kind == "link":
+            (project / name).symlink_to(outside / "secret.csv")
+        elif kind == "link-zero":
+            (project / name).symlink_to("/dev/zero")
+        else:
+            os.mkfifo(project / name)
+    proc = run_cli(project, "validate", "suites/s.yaml", env=dict(os.environ), timeout=60)
+    assert proc.returncode == 2, proc.stdout
+    assert re.search(r"is an absolute path|is outside the project|is a FIFO", proc.stderr)
+    assert "TOPSECRET" not in proc.stdout + proc.stderr
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_validate_runs_no_user_code(tmp_path: Path, fake_server: FakeServer) -> None:
+    """`validate` reads a python check's syntax; only scoring a cell imports it."""
+    write_run_project(tmp_path, [{"id": "a", "vars": {"q": "[[reply:x]]"},
+                                  "assert": [{"type": "python", "file": "checks.py"}]}],
+                      [{"name": "openai/fake", "api_base": fake_server.base_url,
+                        "transport": "direct"}])
+    (tmp_path / "suites" / "checks.py").write_text(
+        "import pathlib\npathlib.Path('imported').write_text('yes')\n\n\n"
+        "def check(output, context):\n    return True\n")
+    proc = run_cli(tmp_path, "validate", "suites/sec.yaml", env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "imported").exists()
+    proc = run_cli(tmp_path, "run", "suites/sec.yaml", "--quiet", env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "imported").exists()  # scoring did run it
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    # ReDoS: a pattern that backtracks exponentially on this text
+    ("from workbench.checks.parsing import ParseSpec, parse_output\n"
+     "print(parse_output(ParseSpec(type='regex', pattern='(a|aa)+$', group=0), 'a' * 40 + '!'))",
+     "took longer than 1 s"),
+    ("import asyncio\nfrom workbench.checks.assertions import Context, Output, evaluate, "
+     "parse_assertion\nctx = Context(vars={}, expected=None, base_dir=__import__('pathlib')."
+     "Path('.'))\nout = Output(raw='a' * 40 + '!', answer=None, parse_ok=False, latency_ms=1, "
+     "cost=0)\nprint(asyncio.run(evaluate([parse_assertion({'type': 'regex', 'value': "
+     "'(a|aa)+$'})], out, ctx)))", "took longer than 1 s"),
+    # A YAML alias bomb: nine levels of nine aliases
+    ("from pathlib import Path\nfrom workbench.config.yaml import load_yaml\n"
+     "from tests.hostile_inputs import ALIAS_BOMB\ntry:\n"
+     "    load_yaml(Path('x.yaml'), ALIAS_BOMB + 'i: [*h, *h, *h, *h, *h, *h, *h, *h, *h]\\n')\n"
+     "except Exception as exc:\n    print(exc)", "aliases expand to more than 100,000 values"),
+    # Templates that stay within every per-operation cap but loop or build without end
+    ("from workbench.prompts.version import _ENV\n"
+     "from workbench.prompts._sandbox import render_limited\ntry:\n"
+     "    render_limited(_ENV.from_string(\"{% set s = 'ab' * 50000 %}{% for c in s %}"
+     "{% for d in s %}{% endfor %}{% endfor %}\"), {})\nexcept Exception as exc:\n    print(exc)",
+     "rendering took longer than 2 s"),
+    ("from workbench.prompts.version import _ENV\n"
+     "from workbench.prompts._sandbox import render_limited\ntry:\n"
+     "    render_limited(_ENV.from_string(\"{% set ns = namespace(s='x' * 100000) %}"
+     "{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}\"), {})\n"
+     "except Exception as exc:\n    print(exc)", "a template value is limited to 10,000,000"),
+])
+def test_resource_budgets_stop_hostile_patterns_yaml_and_templates(code: str, says: str) -> None:
+    """Each used to hang or eat memory; now each ends within seconds with a clear reason."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    assert says in proc.stdout
+
+
+def test_secrets_in_case_values_are_masked_in_the_store_and_restored_on_resume(
+    tmp_path: Path, fake_server: FakeServer
+) -> None:
+    """A case may carry key-shaped test data (a prompt that detects leaked keys): the stored
+    plan masks it, and a resume renders the same text the run started with."""
+    from workbench.engine.session import resume_run, start_run
+
+    leaked = "sk-proj-" + secrets.token_hex(20)
+    write_run_project(tmp_path, [{"id": "a", "vars": {"q": f"is {leaked} a key?",
+                                                      "api_token": "tok-" + "z" * 12}}],
+                      [{"name": "openai/fake", "api_base": fake_server.base_url,
+                        "transport": "direct"}])
+    with Store(tmp_path / "wb.db") as store:
+        run_id = start_run(store, tmp_path / "suites" / "sec.yaml").run_id
+        stored = store.run(run_id).plan
+        assert stored["cases"][0]["vars"] == {"q": "is *** a key?", "api_token": "***"}
+        assert stored["extra"]["masked"] == {"models": [], "params": False, "cases": ["a"]}
+        resumed = resume_run(store, run_id)
+        assert resumed.plan.cases[0].vars == {"q": f"is {leaked} a key?",
+                                              "api_token": "tok-" + "z" * 12}
+    for path in tmp_path.glob("wb.db*"):  # the store, and its WAL if one is left
+        assert leaked.encode() not in path.read_bytes()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workbench.checks.jsonpath import PathMissing, PathSyntaxError, parse_path, resolve_path
 from workbench.checks.jsontext import NoJson, extract_json
+from workbench.checks.patterns import PatternTimeout, compile_pattern, search
 
 ParseType = Literal["raw", "label", "regex", "json", "number"]
 
@@ -45,7 +46,7 @@ class ParseSpec(BaseModel):
             if not self.pattern:
                 raise ValueError("type 'regex' needs 'pattern'")
             try:
-                compiled = re.compile(self.pattern)
+                compiled = compile_pattern(self.pattern)
             except re.error as exc:
                 raise ValueError(f"'pattern' is not a valid regex: {exc}") from None
             if isinstance(self.group, int) and self.group > compiled.groups:
@@ -87,8 +88,10 @@ def parse_output(spec: ParseSpec, text: str) -> Parsed:
     if spec.type == "label":
         return _parse_label(spec, stripped)
     if spec.type == "regex":
-        flags = re.IGNORECASE if spec.ignore_case else 0
-        match = re.search(spec.pattern or "", stripped, flags | re.MULTILINE)
+        try:
+            match = search(spec.pattern or "", stripped, "im" if spec.ignore_case else "m")
+        except PatternTimeout as exc:
+            return Parsed(False, error=str(exc))
         if not match or match.group(spec.group) is None:
             return Parsed(False, error=f"pattern {spec.pattern!r} not found")
         return Parsed(True, match.group(spec.group).strip())

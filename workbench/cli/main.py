@@ -8,14 +8,16 @@ the commands that need them so ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench import __version__
-from workbench.errors import InputError
+from workbench.errors import InputError, display_path
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in the workbench, not in the input
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +77,8 @@ def cmd_prompts_show(args: argparse.Namespace) -> int:
         raise InputError(
             f"--vars is not valid JSON: {exc.msg} (e.g. --vars '{{\"x\": 1}}')"
         ) from None
+    except RecursionError:
+        raise InputError("--vars is nested too deeply") from None
     if not isinstance(variables, dict):
         raise InputError("--vars must be a JSON object, e.g. --vars '{\"ticket\": \"...\"}'")
     outputs: dict[str, str] = {}
@@ -91,7 +95,7 @@ def cmd_prompts_show(args: argparse.Namespace) -> int:
 def _show_stored(args: argparse.Namespace) -> int:
     """The text a stored run used, even if the file was edited by hand since."""
     from workbench.prompts.library import Ref
-    from workbench.store.database import Store, default_db_path
+    from workbench.store.database import default_db_path, existing_store
 
     try:
         ref = Ref.parse(args.ref)
@@ -99,8 +103,8 @@ def _show_stored(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     if ref.selector is None or not ref.selector.isdigit():
         raise InputError("--stored needs a version number, e.g. ticket-classifier@2")
-    with Store(default_db_path(_project(args))) as store:
-        text = store.stored_prompt_text(ref.name, int(ref.selector))
+    with existing_store(default_db_path(_project(args))) as store:
+        text = store.stored_prompt_text(ref.name, int(ref.selector)) if store else None
     if text is None:
         raise InputError(f"no stored run used {ref.name}@{ref.selector}")
     print(text, end="" if text.endswith("\n") else "\n")
@@ -119,16 +123,24 @@ def cmd_prompts_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_prompts_save(args: argparse.Namespace) -> int:
+    from workbench.config.files import MAX_YAML_BYTES, FileRefused, decode_text, read_text
+    from workbench.prompts.library import label_problem
+
     library = _library(args)
-    if args.file == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(args.file).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{args.file}: file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{args.file}: cannot read ({exc})") from None
+    if args.label and label_problem(args.label):  # before the version is written
+        raise InputError(f"--label: {label_problem(args.label)}")
+    try:
+        if args.file == "-":
+            data = sys.stdin.buffer.read(MAX_YAML_BYTES + 1)
+            if len(data) > MAX_YAML_BYTES:
+                raise FileRefused(f"is larger than the limit of {MAX_YAML_BYTES >> 20} MB")
+            text = decode_text(data, "<stdin>")
+        else:
+            text = read_text(Path(args.file), MAX_YAML_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"{args.file}: file not found") from None
+    except FileRefused as exc:
+        raise InputError(exc.problem("<stdin>" if args.file == "-" else args.file)) from None
     prompt = library.save(args.name, text, None if args.file == "-" else Path(args.file))
     print(f"saved {prompt.ref} → {prompt.path}")
     if args.label:
@@ -164,10 +176,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from workbench.analysis.results import load_results
-    from workbench.cli.run import open_store, write_reports
+    from workbench.cli.run import read_store, write_reports
     from workbench.reports import render_summary
 
-    with open_store(args) as store:
+    with read_store(args) as store:
         results = load_results(store, args.run)
     write_reports(results, json_path=args.json, junit_path=args.junit, md_path=args.md,
                   html_path=args.html)
@@ -177,10 +189,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from workbench.analysis.results import compare_runs, load_results
-    from workbench.cli.run import open_store
+    from workbench.cli.run import read_store
     from workbench.reports import render_comparisons
 
-    with open_store(args) as store:
+    with read_store(args) as store:
         a = load_results(store, args.run_a)
         b = load_results(store, args.run_b)
     print(render_comparisons(compare_runs(a, b), color=sys.stdout.isatty()), end="")
@@ -341,6 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_common(args: argparse.Namespace) -> None:
+    """What every command needs before it starts: an existing project folder (a typo must
+    not create a store somewhere), and output files that can be written."""
+    from workbench.cli.outputs import check_outputs
+
+    if not Path(args.project).is_dir():
+        raise InputError(f"--project {args.project}: no such folder")
+    check_outputs(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -351,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         func = cmd_tui
     try:
+        _check_common(args)
         return func(args)
     except InputError as exc:
         for problem in exc.problems:
@@ -361,6 +384,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the system refused a file: say which, as for any input
+        where = f"{display_path(exc.filename)}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, one line, no traceback
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (a bug in the workbench; "
+              "WORKBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ from workbench.analysis.results import RunResults, load_results
 from workbench.cli.progress import ProgressDisplay
 from workbench.config.paths import find_project_root
 from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_run
-from workbench.errors import InputError
+from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary
 from workbench.store.database import Store, default_db_path
 
@@ -25,23 +25,30 @@ def open_store(args: argparse.Namespace) -> Store:
     return Store(store_path(args))
 
 
+def read_store(args: argparse.Namespace) -> Store:
+    """The store a reading command uses: it must exist (reading never creates one)."""
+    path = store_path(args)
+    if not path.exists():
+        raise InputError(Problem("no store here yet", display_path(path),
+                                 hint="run a suite first: workbench run SUITE"))
+    return Store(path)
+
+
 def run_command(args: argparse.Namespace) -> int:
     suite_path = Path(args.suite)
-    store = open_store(args)
-    try:
-        if args.resume:
-            if args.prompt or args.model or args.reruns:
-                raise InputError("--resume repeats the stored run exactly; "
-                                 "drop --prompt, --model and --reruns")
+    if args.resume:
+        if args.prompt or args.model or args.reruns:
+            raise InputError("--resume repeats the stored run exactly; "
+                             "drop --prompt, --model and --reruns")
+        with read_store(args) as store:
             library = PromptLibrary(find_project_root(suite_path.resolve().parent) / "prompts")
             prepared = resume_run(store, args.resume, library=library,
-                                  concurrency=args.concurrency)
-        else:
-            prepared = start_run(store, suite_path, prompts=args.prompt, models=args.model,
-                                     reruns=args.reruns, concurrency=args.concurrency)
+                                  concurrency=args.concurrency, suite_path=suite_path)
+            return _execute(args, store, prepared)
+    with open_store(args) as store:
+        prepared = start_run(store, suite_path, prompts=args.prompt, models=args.model,
+                             reruns=args.reruns, concurrency=args.concurrency)
         return _execute(args, store, prepared)
-    finally:
-        store.close()
 
 
 def _execute(args: argparse.Namespace, store: Store, prepared: PreparedRun) -> int:

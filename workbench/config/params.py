@@ -8,18 +8,115 @@ we map each path to its YAML line and rewrite the messages users see most often
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from workbench.config.yaml import Loc, Located
 from workbench.errors import Problem
 from workbench.redaction import no_credentials
 
+# A seed reaches the provider as seed × 1000 + rerun: it must stay a safe JSON integer.
+MAX_SEED = 2**53 // 1000
+
+
+def _number(low: float | None, high: float | None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        ok = (isinstance(value, int | float) and not isinstance(value, bool)
+              and math.isfinite(value) and (low is None or value >= low)
+              and (high is None or value <= high))
+        if ok:
+            return None
+        span = (f"from {low:g} to {high:g}" if low is not None and high is not None
+                else f"of at least {low:g}" if low is not None else f"of at most {high:g}")
+        return f"must be a number {span}"
+    return check
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if (isinstance(value, int) and not isinstance(value, bool) and value >= low
+                and (high is None or value <= high)):
+            return None
+        return (f"must be a whole number from {low:,} to {high:,}" if high is not None
+                else f"must be a whole number of at least {low:,}")
+    return check
+
+
+def _stop(value: Any) -> str | None:
+    if isinstance(value, str) or (isinstance(value, list)
+                                  and all(isinstance(v, str) for v in value)):
+        return None
+    return "must be text or a list of texts"
+
+
+def _not_streamed(value: Any) -> str | None:
+    return "streaming is not supported: every cell stores the whole reply" if value else None
+
+
+# The sampling parameters every provider shares, checked here so that `temperature: hot`
+# is a validation error, not a run of stored error cells. Others pass through to the model.
+SAMPLING: dict[str, Callable[[Any], str | None]] = {
+    "temperature": _number(0, 2),
+    "top_p": _number(0, 1),
+    "min_p": _number(0, 1),
+    "top_k": _whole(0),
+    "max_tokens": _whole(1),
+    "max_completion_tokens": _whole(1),
+    "n": _whole(1, 128),
+    "presence_penalty": _number(-2, 2),
+    "frequency_penalty": _number(-2, 2),
+    "repeat_penalty": _number(0, None),
+    "repetition_penalty": _number(0, None),
+    "seed": _whole(-MAX_SEED, MAX_SEED),
+    "stop": _stop,
+    "stream": _not_streamed,
+}
+
+
+def located_errors(title: str, errors: list[tuple[Loc, str, Any]]) -> pydantic.ValidationError:
+    """Problems at keys inside one value, as a ValidationError pydantic nests under the
+    value's own location (so each message points at the line of its key)."""
+    return pydantic.ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+        for loc, message, value in errors])
+
+
+def check_params(value: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> Any:
+    """Model parameters: a mapping; no key in it; the shared sampling ones of the right type."""
+    params = no_credentials(handler(value))
+    errors: list[tuple[Loc, str, Any]] = []
+    for key, item in params.items():
+        check = SAMPLING.get(str(key))
+        problem = check(item) if check else None
+        if problem:
+            errors.append(((key,), f"{problem}, got {_shown(item)}", item))
+    if errors:
+        raise located_errors("Params", errors)
+    return params
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _model_name(value: str) -> str:
+    name = value.strip()
+    if not name or any(c.isspace() or not c.isprintable() for c in name):
+        raise ValueError(f"{value!r} is not a model name (e.g. openai/gpt-4o-mini)")
+    return name
+
+
 # Model parameters as written in prompt and suite files: anything litellm takes, except keys.
-Params = typing.Annotated[dict[str, Any], pydantic.AfterValidator(no_credentials)]
+Params = typing.Annotated[dict[str, Any], pydantic.WrapValidator(check_params)]
+# A model's name as written in a file or on the command line: not blank, no spaces.
+ModelName = typing.Annotated[str, pydantic.AfterValidator(_model_name)]
 
 
 def format_loc(loc: Loc) -> str:
@@ -92,7 +189,11 @@ def problems_from_error(
     """One :class:`Problem` per pydantic error, located in ``doc``."""
     problems: list[Problem] = []
     for err in error.errors(include_url=False):
-        loc: Loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+        loc: Loc = prefix
+        for part in err["loc"]:
+            # A union member's name is no key, unless the document has that key there.
+            if not _is_union_tag(part) or (*loc, part) in doc.lines:
+                loc = (*loc, part)
         kind = err["type"]
         where = format_loc(loc)
         hint = None

@@ -17,6 +17,7 @@ from workbench.prompts.version import PromptVersion
 from workbench.store.database import Store
 from workbench.store.records import CellKey
 from workbench.suites.loader import Suite
+from workbench.suites.spec import MAX_CONCURRENCY, MAX_RERUNS
 
 
 @dataclass
@@ -100,11 +101,16 @@ class Plan:
 
 def make_plan(suite: Suite, *, reruns: int | None = None, concurrency: int | None = None) -> Plan:
     """Freeze a validated suite (plus CLI overrides) into a plan."""
-    if reruns is not None and reruns < 1:
-        raise InputError("--reruns must be at least 1")
-    if concurrency is not None and concurrency < 1:
-        raise InputError("--concurrency must be at least 1")
+    if reruns is not None and not 1 <= reruns <= MAX_RERUNS:
+        raise InputError(f"--reruns must be from 1 to {MAX_RERUNS:,} (got {reruns:,})")
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"--concurrency must be from 1 to {MAX_CONCURRENCY:,} "
+                         f"(got {concurrency:,})")
     spec = suite.spec
+    k = spec.thresholds.k
+    if reruns is not None and k is not None and k > reruns:
+        raise InputError(f"--reruns {reruns} is below the suite's thresholds.k ({k}): "
+                         "pass^k needs k <= reruns")
     variants = [
         PlanVariant(v.ref, v.name, v.version, v.hash, display_path(v.path))
         for v in suite.variants

@@ -29,6 +29,7 @@ from workbench.errors import InputError
 from workbench.models.errors import ModelError
 from workbench.models.gateway import Gateway
 from workbench.prompts.version import PromptVersion
+from workbench.redaction import remember_in
 from workbench.store.database import Store
 from workbench.store.records import CellKey, CellRecord, StepRecord
 
@@ -46,6 +47,9 @@ class Runner:
             timeout=plan.timeout, max_attempts=plan.max_attempts, concurrency=plan.concurrency
         )
         self.models = {m["name"]: m for m in plan.models}
+        # Keys written into a suite (an api_base's password, extra_headers.Authorization)
+        # are masked wherever a provider echoes them back, like keys from the environment.
+        remember_in([plan.models, plan.params])
         self.cases = {c.id: c for c in plan.cases}
         self.specs = {
             c.id: [parse_assertion(a) for a in c.assertions]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config.paths import find_project_root
+from workbench.engine.masking import restore_secrets, stored_plan
 from workbench.engine.plan import Plan, load_plan_variants, make_plan
 from workbench.engine.progress import Progress
 from workbench.engine.runner import Runner
@@ -24,7 +25,7 @@ from workbench.prompts.version import PromptVersion
 from workbench.store.database import Store
 from workbench.store.records import CellRecord, new_run_id
 from workbench.suites.loader import Suite, load_suite
-from workbench.suites.spec import ModelSpec
+from workbench.suites.spec import MAX_CONCURRENCY, ModelSpec
 
 
 @dataclass
@@ -58,15 +59,26 @@ def start_run(store: Store, suite_path: Path, *, prompts: list[str] | None = Non
 
 
 def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = None,
-               concurrency: int | None = None) -> PreparedRun:
+               concurrency: int | None = None, suite_path: Path | None = None) -> PreparedRun:
     """Reload a stored run's plan exactly; refuse if a variant's file changed since.
 
-    ``library`` defaults to the prompts folder of the project the suite lived in.
+    ``library`` defaults to the prompts folder of the project the suite lived in;
+    ``suite_path`` (the suite a user named) must be the suite the run was started from.
     """
     info = store.run(run_id)
     plan = Plan.from_dict(info.plan)
+    stored_suite = Path(plan.base_dir) / Path(plan.suite_path).name
+    if suite_path is not None and stored_suite.resolve() != Path(suite_path).resolve():
+        raise InputError(Problem(
+            f"run {info.id} is a run of suite '{plan.suite}' ({display_path(stored_suite)}), "
+            f"not of {display_path(suite_path)}",
+            hint=f"resume it with: workbench run {display_path(stored_suite)} --resume {info.id}"))
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"--concurrency must be from 1 to {MAX_CONCURRENCY:,} "
+                         f"(got {concurrency:,})")
     if concurrency:
         plan.concurrency = concurrency
+    restore_secrets(plan, stored_suite)
     if library is None:
         library = PromptLibrary(find_project_root(Path(plan.base_dir)) / "prompts")
     variants = load_plan_variants(plan, library, store)
@@ -147,7 +159,7 @@ def record_run(suite: Suite, store: Store, plan: Plan) -> str:
         store.check_prompt_version(variant.name, variant.version, variant.hash,
                                    display_path(variant.path))
     run_id = new_run_id()
-    store.create_run(run_id, plan.suite, plan.suite_path, plan.to_dict(), plan.total_cells)
+    store.create_run(run_id, plan.suite, plan.suite_path, stored_plan(plan), plan.total_cells)
     for variant in suite.variants:
         store.record_prompt_version(variant.name, variant.version, variant.hash, variant.text,
                                     run_id)

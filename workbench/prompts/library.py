@@ -13,12 +13,32 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.config.files import MAX_YAML_BYTES, FileRefused, read_text
 from workbench.config.yaml import dump_yaml, load_yaml
 from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.version import PromptVersion, content_hash, parse_version_text
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 VERSION_FILE_RE = re.compile(r"^v([1-9][0-9]*)\.yaml$")
+# What a version file name looks like when it is almost right: v0.yaml, v01.yaml, V2.yml.
+_NEAR_VERSION_RE = re.compile(r"^[vV][0-9]+\.ya?ml$")
+_VERSION_LIKE_LABEL = re.compile(r"^v[0-9]+$")
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
+
+
+class UnknownRef(InputError):
+    """A reference names no prompt, version or label: the fault is in who wrote it."""
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot name a label, or None: a label must be usable as ``name@label``."""
+    if label.isdigit() or not NAME_RE.match(label):
+        return f"'{label}' is not a valid label (lower-case letters, not a number)"
+    if _VERSION_LIKE_LABEL.match(label):
+        return (f"'{label}' is not a valid label: name@{label} means version "
+                f"{int(label[1:])}, so the label could never be used")
+    return None
 
 
 # -- the library -------------------------------------------------------------------
@@ -83,6 +103,8 @@ class PromptLibrary:
         for label, version in doc.data.items():
             if not isinstance(label, str) or label.isdigit() or not NAME_RE.match(label):
                 problems.append(doc.problem((label,), f"'{label}' is not a valid label name"))
+            elif _VERSION_LIKE_LABEL.match(label):
+                problems.append(doc.problem((label,), label_problem(label) or ""))
             elif not isinstance(version, int) or isinstance(version, bool):
                 problems.append(
                     doc.problem((label,), f"label '{label}' must map to a version number")
@@ -102,13 +124,29 @@ class PromptLibrary:
     def path_of(self, name: str, version: int) -> Path:
         return self.folder(name) / f"v{version}.yaml"
 
+    def misnamed(self, name: str) -> list[Path]:
+        """Files in the prompt's folder that look like versions but are not named as one
+        (``v0.yaml``, ``v01.yaml``, ``V2.yml``): they are never read, so say so."""
+        folder = self.folder(name)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir()
+                      if _NEAR_VERSION_RE.match(p.name) and not VERSION_FILE_RE.match(p.name))
+
+    def _misnamed_problems(self, name: str) -> list[Problem]:
+        return [Problem("not a version file name, so it is never read", display_path(p),
+                        hint="versions are v1.yaml, v2.yaml, … numbered from 1, without "
+                        "leading zeros") for p in self.misnamed(name)]
+
     def load(self, name: str, version: int) -> PromptVersion:
         path = self.path_of(name, version)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path, MAX_YAML_BYTES)
         except FileNotFoundError:
             raise InputError(Problem(f"prompt {name} has no version {version}",
                                      display_path(path))) from None
+        except FileRefused as exc:
+            raise InputError(exc.problem(display_path(path))) from None
         return parse_version_text(text, path, name, version)
 
     def resolve(self, ref: str | Ref) -> PromptVersion:
@@ -117,22 +155,26 @@ class PromptLibrary:
             try:
                 ref = Ref.parse(ref)
             except ValueError as exc:
-                raise InputError(str(exc)) from None
+                raise UnknownRef(str(exc)) from None
         versions = self.versions(ref.name)
+        missing = ref.selector is None or (ref.selector.isdigit()
+                                           and int(ref.selector) not in versions)
+        if missing and self.misnamed(ref.name):
+            raise InputError(self._misnamed_problems(ref.name))
         if not versions:
             known = self.names()
             close = difflib.get_close_matches(ref.name, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else (
                 f"known prompts: {', '.join(known)}" if known else "no prompts yet"
             )
-            raise InputError(Problem(f"unknown prompt '{ref.name}'", display_path(self.root),
+            raise UnknownRef(Problem(f"unknown prompt '{ref.name}'", display_path(self.root),
                                      hint=hint))
         if ref.selector is None:
             return self.load(ref.name, versions[-1])
         if ref.selector.isdigit():
             version = int(ref.selector)
             if version not in versions:
-                raise InputError(
+                raise UnknownRef(
                     Problem(
                         f"prompt '{ref.name}' has no version {version}",
                         display_path(self.folder(ref.name)),
@@ -142,11 +184,17 @@ class PromptLibrary:
             return self.load(ref.name, version)
         labels = self.labels(ref.name)
         if ref.selector not in labels:
-            raise InputError(
+            hint = f"labels: {', '.join(sorted(labels)) or 'none'}"
+            number = _NUMBER_WORDS.get(ref.selector.lower())
+            if number is not None or ref.selector.lower().lstrip("v").isdigit():
+                number = number if number is not None else int(ref.selector.lower().lstrip("v"))
+                hint += (f"; a version is a number: {ref.name}@{number}"
+                         f" (versions: {', '.join(map(str, versions))})")
+            raise UnknownRef(
                 Problem(
                     f"prompt '{ref.name}' has no label '{ref.selector}'",
                     display_path(self.folder(ref.name) / "labels.yaml"),
-                    hint=f"labels: {', '.join(sorted(labels)) or 'none'}",
+                    hint=hint,
                 )
             )
         return self.load(ref.name, labels[ref.selector])
@@ -163,7 +211,7 @@ class PromptLibrary:
         path = self.path_of(name, number)
         prompt = parse_version_text(text, source or path, name, number)
         if versions:
-            latest = self.path_of(name, versions[-1]).read_text(encoding="utf-8")
+            latest = self.load(name, versions[-1]).text
             if content_hash(latest) == prompt.hash or content_hash(latest) == content_hash(
                 text + "\n"
             ):
@@ -181,8 +229,9 @@ class PromptLibrary:
         return self.load(name, number)
 
     def set_label(self, name: str, label: str, version: int) -> None:
-        if label.isdigit() or not NAME_RE.match(label):
-            raise InputError(f"'{label}' is not a valid label (lower-case letters, not a number)")
+        problem = label_problem(label)
+        if problem:
+            raise InputError(problem)
         if version not in self.versions(name):
             raise InputError(f"prompt '{name}' has no version {version}")
         labels = self.labels(name)

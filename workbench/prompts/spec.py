@@ -2,14 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from workbench.checks.parsing import ParseSpec
-from workbench.config.params import Params
+from workbench.config.params import ModelName, Params, located_errors
+from workbench.redaction import is_secret_name
 
 Role = Literal["system", "user", "assistant"]
+
+# Parameters that decide where a request goes or what it carries. They belong to the suite
+# (each model's api_base and api_key_env), never to a prompt: a shared prompt file must not
+# be able to send the user's requests, and the key the environment adds to them, elsewhere.
+ROUTING_KEYS = frozenset({
+    "api_base", "base_url", "api_version", "api_type", "api_key", "extra_headers", "headers",
+    "default_headers", "extra_query", "custom_llm_provider", "organization", "project",
+    "deployment_id", "model", "model_list", "litellm_params", "proxy", "proxies", "client",
+    "http_client", "mock_response", "transport", "azure_ad_token", "credentials",
+})
+_ROUTING_NAME = re.compile(
+    r"^(aws|azure|vertex|watsonx|bedrock|sagemaker|gcp|google|databricks|oci)_"
+    r"|(_base|_url|_uri|_endpoint|_host|headers?|_credentials?|_region|_region_name)$",
+    re.IGNORECASE)
+
+
+def routing_problem(key: str) -> str | None:
+    """Why a prompt's ``params`` may not hold ``key``, or None."""
+    if key in ROUTING_KEYS or _ROUTING_NAME.search(key) or is_secret_name(key):
+        return ("a prompt may not set where requests go or what credentials and headers "
+                "they carry; the suite does, per model (api_base, api_key_env)")
+    return None
+
+
+def _no_routing(params: dict[str, Any]) -> dict[str, Any]:
+    """Refuse routing and credentials anywhere in a prompt's params, nested ones included."""
+    errors = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), params)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = routing_problem(str(key))
+                if problem:
+                    errors.append(((*loc, key), problem, item))
+                else:
+                    stack.append(((*loc, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), item) for i, item in enumerate(value))
+    if errors:
+        raise located_errors("PromptParams", sorted(errors, key=lambda e: str(e[0])))
+    return params
+
+
+# A prompt's (or a step's) sampling defaults: never routing, never credentials.
+PromptParams = Annotated[Params, AfterValidator(_no_routing)]
 
 
 class Message(BaseModel):
@@ -42,8 +90,8 @@ class Step(BaseModel):
 
     output: str
     messages: list[Message] = Field(min_length=1)
-    model: str | None = None
-    params: Params = Field(default_factory=dict)
+    model: ModelName | None = None
+    params: PromptParams = Field(default_factory=dict)
     parse: ParseSpec | None = None
 
 
@@ -54,8 +102,8 @@ class PromptSpec(BaseModel):
 
     kind: Literal["zero-shot", "few-shot", "chain"]
     description: str = ""
-    model: str | None = None
-    params: Params = Field(default_factory=dict)
+    model: ModelName | None = None
+    params: PromptParams = Field(default_factory=dict)
     messages: list[Message] | None = None
     examples: list[Example] | None = None
     steps: list[Step] | None = None

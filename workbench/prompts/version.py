@@ -27,6 +27,10 @@ from workbench.prompts._sandbox import PromptSandbox, TemplateLimitError, render
 from workbench.prompts.spec import Example, Message, PromptSpec
 
 
+class RenderRefused(InputError):
+    """The sandbox refused a template (unsafe, or over a budget): no case will render it."""
+
+
 @dataclass(frozen=True)
 class RenderedStep:
     """What one step sends: the model's messages plus step overrides."""
@@ -217,8 +221,10 @@ class PromptVersion:
     def _failure(self, loc: Loc, exc: BaseException, message: str,
                  hint: str | None = None) -> InputError:
         """A rendering failure, located at the template line Jinja's traceback points to."""
-        return InputError(Problem(message, self.doc.file,
-                                  self.doc.text_line(loc, _template_error_line(exc)), hint))
+        kind = RenderRefused if isinstance(exc, SecurityError | MemoryError | RecursionError) \
+            else InputError
+        return kind(Problem(message, self.doc.file,
+                            self.doc.text_line(loc, _template_error_line(exc)), hint))
 
 
 def _undefined_name(message: str) -> str | None:
@@ -265,4 +271,27 @@ def parse_version_text(text: str, path: Path, name: str, version: int) -> Prompt
     prompt = PromptVersion(name, version, path, text, spec, doc)
     for loc, source in prompt._templates():
         prompt._compile(loc, source)  # syntax errors surface at load time
+    problems = _step_order_problems(prompt)
+    if problems:
+        raise InputError(problems)
     return prompt
+
+
+def _step_order_problems(prompt: PromptVersion) -> list[Problem]:
+    """A chain step can only use the outputs of the steps before it: a later (or its own)
+    output would be undefined when it runs, and every cell would fail."""
+    steps = prompt.spec.steps or []
+    position = {s.output: i for i, s in enumerate(steps)}
+    problems: list[Problem] = []
+    for loc, source in prompt._templates():
+        index = int(loc[1])
+        for name in sorted(prompt._compile(loc, source)[1] & position.keys()):
+            later = position[name]
+            if later >= index:
+                which = "its own output" if later == index else (
+                    f"the output of step {later + 1}, which runs after it")
+                problems.append(Problem(
+                    f"step {index + 1} ({steps[index].output}) uses '{name}', {which}",
+                    prompt.doc.file, prompt.doc.text_line(loc, _first_line_of(source, name)),
+                    "a step sees only the outputs of the steps before it"))
+    return problems

@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.checks.assertions import AssertionResult
 from workbench.errors import InputError, Problem, display_path
-from workbench.redaction import known_secrets, redact, redact_optional
+from workbench.redaction import known_secrets, redact, redact_data, redact_optional
 from workbench.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from workbench.store.records import CellRecord, RunInfo, StepRecord
 
@@ -42,7 +42,14 @@ class Store:
 
     def __init__(self, path: Path | str = DEFAULT_DB):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InputError(Problem("is a folder, not a store file", display_path(self.path),
+                                     hint="give --db a file name"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(Problem(f"cannot create the store's folder: {exc.strerror}",
+                                     display_path(self.path))) from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -137,6 +144,8 @@ class Store:
 
     def create_run(self, run_id: str, suite: str, suite_path: str, plan: dict[str, Any],
                    total_cells: int) -> None:
+        """Record a run with its plan, which the engine has masked of secrets already
+        (:mod:`workbench.engine.masking`: a resume takes them back from the suite file)."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
@@ -207,7 +216,7 @@ class Store:
         self.db.execute(
             "INSERT OR IGNORE INTO prompt_versions(name, version, hash, text, first_run) "
             "VALUES (?, ?, ?, ?, ?)",
-            (name, version, hash_, text, run_id),
+            (name, version, hash_, redact(text), run_id),  # the hash is of the file itself
         )
 
     def stored_prompt_text(self, name: str, version: int) -> str | None:
@@ -232,7 +241,7 @@ class Store:
             "answer": redact(json.dumps(cell.answer), keys) if cell.parse_ok else None,
             "parse_ok": int(cell.parse_ok), "passed": int(cell.passed),
             "assertions": redact(json.dumps([a.to_dict() for a in cell.assertions]), keys),
-            "steps": redact(json.dumps([s.to_dict() for s in cell.steps]), keys),
+            "steps": json.dumps(redact_data([s.to_dict() for s in cell.steps], keys)),
             "latency_ms": cell.latency_ms, "prompt_tokens": cell.prompt_tokens,
             "completion_tokens": cell.completion_tokens, "cost": cell.cost,
             "error": redact_optional(cell.error, keys), "attempts": cell.attempts,

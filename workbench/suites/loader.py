@@ -19,8 +19,8 @@ from workbench.config.params import problems_from_error
 from workbench.config.paths import find_project_root
 from workbench.config.yaml import Located, load_yaml
 from workbench.errors import InputError, Problem, display_path
-from workbench.prompts.library import PromptLibrary, Ref
-from workbench.prompts.version import PromptVersion
+from workbench.prompts.library import PromptLibrary, Ref, UnknownRef
+from workbench.prompts.version import PromptVersion, RenderRefused
 from workbench.suites.cases import Case, _cases
 from workbench.suites.spec import DEFAULT_MODEL, LOCAL_MODELS, ModelSpec, SuiteSpec
 
@@ -114,8 +114,9 @@ def _resolve_variants(
             version = library.resolve(ref)
         except (InputError, ValueError) as exc:
             problems_here = exc.problems if isinstance(exc, InputError) else [Problem(str(exc))]
+            about_ref = isinstance(exc, UnknownRef | ValueError)
             for problem in problems_here:
-                if problem.line and problem.file and problem.file != doc.file:
+                if not about_ref and problem.file and problem.file != doc.file:
                     problems.append(problem)  # the prompt file itself is broken: point there
                 elif from_file:
                     problems.append(
@@ -144,7 +145,13 @@ def _models(
 ) -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for i, entry in enumerate(entries):
-        model = ModelSpec(name=entry) if isinstance(entry, str) else entry
+        try:
+            model = ModelSpec(name=entry) if isinstance(entry, str) else entry
+        except ValidationError as exc:  # a --model flag (a file's entries are checked before)
+            for err in exc.errors(include_url=False):
+                text = err["msg"].removeprefix("Value error, ")
+                problems.append(Problem(f"--model {entry!r}: {text}"))
+            continue
         if model.name.startswith("local/") and model.name not in LOCAL_MODELS:
             message = f"unknown local model '{model.name}'"
             hint = "the embedded model is local/smollm2"
@@ -161,11 +168,15 @@ def _models(
 
 def _check_rendering(variants: list[PromptVersion], cases: list[Case]) -> list[Problem]:
     """Render every variant for every case now, so a run never fails on a template."""
+    refused: set[str] = set()
     problems: list[Problem] = []
+    seen: set[str] = set()
     for variant in variants:
         needed = variant.variables()
         reported: set[tuple[str, str]] = set()
         for case in cases:
+            if variant.ref in refused:
+                break  # one refusal says it; rendering the rest would only take time
             missing = sorted(needed - set(case.vars))
             if missing:
                 for name in missing:
@@ -184,14 +195,18 @@ def _check_rendering(variants: list[PromptVersion], cases: list[Case]) -> list[P
                 continue
             try:
                 if variant.spec.steps:
-                    outputs = {s.output: f"<{s.output}>" for s in variant.spec.steps}
-                    for index in range(variant.step_count()):
+                    outputs: dict[str, str] = {}
+                    for index, step in enumerate(variant.spec.steps):
                         variant.render_step(index, case.vars, outputs)
+                        outputs[step.output] = f"<{step.output}>"
                 else:
                     variant.render(case.vars)
             except InputError as exc:
+                if isinstance(exc, RenderRefused):
+                    refused.add(variant.ref)
                 for problem in exc.problems:
-                    if str(problem) not in {str(p) for p in problems}:
+                    if str(problem) not in seen:
+                        seen.add(str(problem))
                         problems.append(problem)
     return problems
 

@@ -18,9 +18,29 @@ from pydantic import (
 )
 
 from workbench.checks.assertions import Assertion
-from workbench.config.params import Params
+from workbench.checks.values import plain
+from workbench.config.params import MAX_SEED, ModelName, Params, located_errors
 
 DEFAULT_MODEL = "local/smollm2"
+MAX_CASE_DEPTH = 50  # nesting levels of a case's vars or expected answer
+MAX_RERUNS = 1000  # reruns of a case (the suite's `reruns`, and `--reruns`)
+MAX_CONCURRENCY = 1024  # requests in flight
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and mappings nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list | tuple):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_CASE_DEPTH:
+                return deepest
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 LOCAL_MODELS = {"local/smollm2"}
@@ -31,7 +51,7 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: ModelName
     api_base: str | None = None
     api_key_env: str | None = None
     params: Params = Field(default_factory=dict)
@@ -47,6 +67,19 @@ class ModelSpec(BaseModel):
         if self.transport == "direct" and self.name.startswith("local/"):
             raise ValueError("the embedded model runs in-process: drop transport: direct")
         return self
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.strip().partition("://")
+        host = rest.split("/", 1)[0].rpartition("@")[2]
+        if not sep or scheme.lower() not in ("http", "https") or not host or any(
+                c.isspace() or not c.isprintable() for c in value.strip()):
+            raise ValueError("api_base must be an http:// or https:// URL, e.g. "
+                             "http://127.0.0.1:8000/v1")
+        return value.strip()
 
     @field_validator("api_key_env")
     @classmethod
@@ -73,6 +106,18 @@ class CaseSpec(BaseModel):
     @classmethod
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("vars", "expected")
+    @classmethod
+    def _json_like(cls, value: Any) -> Any:
+        """Values are stored as JSON with the run: refuse what JSON cannot hold, and
+        structures too deep to be a test case."""
+        if nesting_depth(value) > MAX_CASE_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_CASE_DEPTH} levels")
+        try:
+            return plain(value)
+        except TypeError as exc:
+            raise ValueError(f"not JSON-like data: {exc}") from None
 
 
 class CasesFile(BaseModel):
@@ -174,13 +219,14 @@ class SuiteSpec(BaseModel):
         default=None, min_length=1,
         description="default: each variant's own `model`, else local/smollm2",
     )
-    reruns: int = Field(default=5, ge=1, le=1000)
+    reruns: int = Field(default=5, ge=1, le=MAX_RERUNS)
     params: Params = Field(default_factory=dict)
-    concurrency: int = Field(default=4, ge=1, le=1024)
-    timeout: float = Field(default=120.0, gt=0, description="seconds per request")
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
+    timeout: float = Field(default=120.0, gt=0, le=86_400, description="seconds per request")
     max_attempts: int = Field(default=6, ge=1, le=50)
-    seed: int = 0
-    judge: str | None = None
+    seed: int = Field(default=0, ge=-MAX_SEED, le=MAX_SEED,
+                      description="rerun r sends seed × 1000 + r")
+    judge: ModelName | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -190,3 +236,11 @@ class SuiteSpec(BaseModel):
     @classmethod
     def _model_names(cls, value: Any) -> Any:
         return [_model_entry(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _k_within_reruns(self) -> SuiteSpec:
+        k = self.thresholds.k
+        if k is not None and k > self.reruns:
+            raise located_errors("SuiteSpec", [(("thresholds", "k"), (
+                f"{k} is more than reruns ({self.reruns}); pass^k needs k <= reruns"), k)])
+        return self

@@ -37,6 +37,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from workbench.checks.assertions._outcome import Context, Outcome, Output
 from workbench.checks.values import show
+from workbench.config.files import FileRefused, resolve_inside
+from workbench.config.paths import find_project_root
 
 On = Literal["raw", "answer"]
 T = TypeVar("T", bound="type[BaseAssertion]")
@@ -338,10 +340,14 @@ def value_detail(value: Any) -> str:
     return f" {show(value, 40)}" if value is not None else ""
 
 
-def resolve_file(base_dir: Path, name: str) -> Path:
-    """A file a suite names: relative to the suite file's folder unless absolute."""
-    path = Path(name).expanduser()
-    return path if path.is_absolute() else base_dir / path
+def resolve_file(base_dir: Path, name: str, what: str = "file") -> Path:
+    """A file a suite names: relative to the suite file's folder, inside the project
+    (symlinks followed); raises FileRefused (a ValueError) otherwise."""
+    try:
+        return resolve_inside(find_project_root(base_dir.resolve()), base_dir, name)
+    except FileRefused as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise FileRefused(f"{what} {exc.reason}{hint}") from None
 
 
 REGISTRY = Registry()

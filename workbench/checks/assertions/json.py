@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
-import yaml
 from pydantic import Field
 
 from workbench.checks.assertions._base import (
@@ -27,6 +26,9 @@ from workbench.checks.assertions._outcome import CannotCheck, Context, Outcome, 
 from workbench.checks.jsonpath import PathMissing, parse_path, resolve_path
 from workbench.checks.jsontext import FoundJson, NoJson, extract_json
 from workbench.checks.values import json_equal, json_kind, show
+from workbench.config.files import MAX_YAML_BYTES, FileRefused, check_regular, read_text
+from workbench.config.yaml import load_yaml
+from workbench.errors import InputError
 
 _schemas: dict[tuple[str, int], Any] = {}
 
@@ -41,24 +43,38 @@ def schema_problem(schema: Any) -> str | None:
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
         return f"{exc.message}" + (f" (at {where})" if where else "")
+    except RecursionError:
+        return "it is nested too deeply"
     return None
 
 
 def load_schema(base_dir: Path, file: str) -> Any:
-    """A schema file (JSON, or YAML for .yaml/.yml), checked, once per (path, mtime)."""
-    path = resolve_file(base_dir, file)
-    if not path.is_file():
-        raise FileNotFoundError(f"schema file {file!r} not found (looked for {path})")
-    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    """A schema file (JSON, or YAML for .yaml/.yml), checked, once per (path, mtime).
+
+    It must be a regular file inside the project, of at most ``MAX_YAML_BYTES``.
+    """
+    path = resolve_file(base_dir, file, "schema file")
+    try:
+        check_regular(path, MAX_YAML_BYTES)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"schema file {file!r} not found (looked for {path})") from None
+    except FileRefused as exc:
+        raise FileRefused(f"schema file {file!r} {exc.reason}") from None
+    key = (str(path), path.stat().st_mtime_ns)
     if key in _schemas:
         return _schemas[key]
-    text = path.read_text(encoding="utf-8")
     try:
+        text = read_text(path, MAX_YAML_BYTES)
         if path.suffix.lower() in (".yaml", ".yml"):
-            schema = yaml.safe_load(text)
+            schema = load_yaml(path, text).data
         else:
             schema = json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except InputError as exc:
+        raise ValueError(f"schema file {file!r} cannot be parsed: "
+                         + "; ".join(str(p) for p in exc.problems)) from None
+    except RecursionError:
+        raise ValueError(f"schema file {file!r} is nested too deeply") from None
+    except ValueError as exc:
         raise ValueError(f"schema file {file!r} cannot be parsed: {exc}") from None
     problem = schema_problem(schema)
     if problem:

@@ -1,12 +1,15 @@
 """The ``python`` assertion: the user's own function judges the output.
 
-Security note: this imports and runs a ``.py`` file named in the suite — the user's own
-code, with this process's privileges, exactly like running their tests. Suites from
-untrusted sources should be read before they are run.
+Security note: scoring a cell imports and runs a ``.py`` file named in the suite — the
+user's own code, with this process's privileges, exactly like running their tests. Suites
+from untrusted sources should be read before they are run. Validation (``workbench
+validate``, and every run's checks before the first call) never imports it: it reads the
+file's syntax tree to check that the function exists and takes ``(output, context)``.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -30,6 +33,7 @@ from workbench.checks.assertions._base import (
 from workbench.checks.assertions._fields import check_threshold
 from workbench.checks.assertions._outcome import CannotCheck, Context, Outcome, Output, verdict
 from workbench.checks.values import as_text, show, show_list
+from workbench.config.files import MAX_SOURCE_BYTES, FileRefused, check_regular, read_text
 
 _modules: dict[tuple[str, int], ModuleType] = {}
 
@@ -54,6 +58,9 @@ def load_module(path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look modules up here
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # must not end the run, let alone with exit code 0
+        sys.modules.pop(name, None)
+        raise ImportError(f"{path.name} called sys.exit({exc.code!r}) while importing") from None
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -61,11 +68,23 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
+def check_source(base_dir: Path, file: str) -> Path:
+    """The check file's path: inside the project, a regular file of at most
+    ``MAX_SOURCE_BYTES``; raises FileNotFoundError or FileRefused (a ValueError)."""
+    path = resolve_file(base_dir, file, "python file")
+    try:
+        check_regular(path, MAX_SOURCE_BYTES)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"python file {file!r} not found (looked for {path})") from None
+    except FileRefused as exc:
+        raise FileRefused(f"python file {file!r} {exc.reason}") from None
+    return path
+
+
 def load_function(base_dir: Path, file: str, function: str) -> Callable[..., Any]:
-    """The user's check function; raises LookupError/ImportError/OSError with a clear text."""
-    path = resolve_file(base_dir, file)
-    if not path.is_file():
-        raise FileNotFoundError(f"python file {file!r} not found (looked for {path})")
+    """The user's check function; raises LookupError/ImportError/OSError/ValueError with a
+    clear text."""
+    path = check_source(base_dir, file)
     module = load_module(path)
     func = getattr(module, function, None)
     if func is None:
@@ -79,6 +98,65 @@ def load_function(base_dir: Path, file: str, function: str) -> Callable[..., Any
     if not callable(func):
         raise LookupError(f"{file}: {function!r} is a {type(func).__name__}, not a function")
     return func
+
+
+def _top_level(tree: ast.Module) -> dict[str, ast.AST]:
+    """Names a module binds at import time (in ``if``/``try`` blocks too), with their node."""
+    found: dict[str, ast.AST] = {}
+    body = list(tree.body)
+    while body:
+        node = body.pop(0)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        found[name.id] = node
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                found[(alias.asname or alias.name).split(".")[0]] = node
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            body[:0] = [*node.body, *getattr(node, "orelse", []),
+                        *getattr(node, "finalbody", []),
+                        *(s for h in getattr(node, "handlers", []) for s in h.body)]
+    return found
+
+
+def _takes_two(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``def`` can be called as ``f(output, context)``."""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    required = len(positional) - len(args.defaults)
+    kw_required = any(d is None for d in args.kw_defaults)
+    return (len(positional) >= 2 or args.vararg is not None) and required <= 2 and not kw_required
+
+
+def static_problems(base_dir: Path, file: str, function: str) -> list[str]:
+    """Problems with a check file found without running it: missing, not Python, no such
+    function, or one that cannot take ``(output, context)``."""
+    try:
+        path = check_source(base_dir, file)
+        source = read_text(path, MAX_SOURCE_BYTES)
+    except (OSError, ValueError) as exc:
+        return [str(exc)]
+    try:
+        tree = ast.parse(source, filename=file)
+    except SyntaxError as exc:
+        return [f"cannot import {file}: SyntaxError: {exc.msg} (line {exc.lineno})"]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return [f"cannot import {file}: {type(exc).__name__}: {exc}"]
+    names = _top_level(tree)
+    node = names.get(function)
+    if node is None:
+        defined = sorted(n for n, v in names.items()
+                         if isinstance(v, ast.FunctionDef | ast.AsyncFunctionDef))
+        listed = ", ".join(defined) if defined else "none"
+        return [f"{file} has no function {function!r} (functions defined: {listed})"]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not _takes_two(node):
+        return [f"{file}: {function}() must accept two arguments (output, context)"]
+    return []
 
 
 def signature_problem(func: Callable[..., Any], name: str) -> str | None:
@@ -192,16 +270,9 @@ class Python(ReadsOutput):
         return f" {self.file}:{self.function or 'check'}"
 
     def file_problems(self, base_dir: Path) -> list[str]:
-        """Import the file now, so a missing or broken check is reported before any call."""
-        function = self.function or "check"
-        try:
-            func = load_function(base_dir, self.file, function)
-        except (OSError, LookupError) as exc:
-            return [str(exc)]
-        except Exception as exc:  # the user's module failed while importing
-            return [f"cannot import {self.file}: {type(exc).__name__}: {exc}"]
-        problem = signature_problem(func, function)
-        return [f"{self.file}: {problem}"] if problem else []
+        """Check the file without running it, so a missing or broken check is reported
+        before any call (validation runs no user code)."""
+        return static_problems(base_dir, self.file, self.function or "check")
 
     async def check(self, output: Output, ctx: Context) -> Outcome:
         """Run the user's function. Any exception it raises fails the assertion with its text."""
@@ -212,10 +283,13 @@ class Python(ReadsOutput):
         except Exception as exc:  # import errors are the user's code failing, not ours
             reason = (
                 str(exc)
-                if isinstance(exc, OSError | LookupError)
+                if isinstance(exc, OSError | LookupError | FileRefused)
                 else (f"cannot load {file}: {type(exc).__name__}: {exc}")
             )
             raise CannotCheck(reason) from None
+        problem = signature_problem(func, function)
+        if problem:
+            raise CannotCheck(f"{file}: {problem}")
         context = {
             "vars": dict(ctx.vars),
             "expected": ctx.expected,
@@ -229,6 +303,8 @@ class Python(ReadsOutput):
             result = func(text, context)
             if inspect.isawaitable(result):
                 result = await result
+        except SystemExit as exc:  # must not end the run
+            raise CannotCheck(f"{function}() called sys.exit({exc.code!r})") from None
         except Exception as exc:
             path = resolve_file(ctx.base_dir, file)
             raise CannotCheck(_user_error(exc, path, function)) from None

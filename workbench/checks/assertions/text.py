@@ -7,7 +7,6 @@ parsed answer by default; the others search the raw output by default.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -22,19 +21,11 @@ from workbench.checks.assertions._base import (
     value_detail,
 )
 from workbench.checks.assertions._fields import check_bool, check_json_value, check_text_value
-from workbench.checks.assertions._outcome import Context, Outcome, Output, verdict
+from workbench.checks.assertions._outcome import CannotCheck, Context, Outcome, Output, verdict
+from workbench.checks.patterns import PatternTimeout, compile_pattern, search
 from workbench.checks.values import as_text, canonical, plain, show, show_list
 
 FLAG_LETTERS = "imsx"
-_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-
-
-@lru_cache(maxsize=512)
-def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
-    bits = 0
-    for letter in flags:
-        bits |= _FLAG_BITS[letter]
-    return re.compile(pattern, bits)
 
 
 @REGISTRY.register
@@ -205,7 +196,7 @@ class Regex(ReadsOutput):
         if isinstance(data.get("value"), str):
             flags = data.get("flags") if isinstance(data.get("flags"), str) else ""
             try:
-                compile_regex(data["value"], flags if set(flags) <= set(FLAG_LETTERS) else "")
+                compile_pattern(data["value"], flags if set(flags) <= set(FLAG_LETTERS) else "")
             except re.error as exc:
                 problems.add("value", f"invalid regex {data['value']!r}: {exc}")
 
@@ -217,7 +208,10 @@ class Regex(ReadsOutput):
         text = as_text(self.subject(output))
         flags = self.flags or ""
         shown = f"/{self.value}/{flags}"
-        match = compile_regex(self.value, flags).search(text)
+        try:
+            match = search(self.value, text, flags)
+        except PatternTimeout as exc:
+            raise CannotCheck(str(exc)) from None
         found = show(match.group(0), 60) if match else ""
         return verdict(
             self.negate,
