@@ -170,7 +170,7 @@ def _group(report: dict[str, Any], variant: str) -> dict[str, Any]:
 
 def test_json_header_and_run(results: RunResults) -> None:
     report = build_json(results)
-    assert report["schema"] == SCHEMA == "workbench.run/1"
+    assert report["schema"] == SCHEMA == "workbench.run/2"
     run = report["run"]
     assert run["id"] == RUN_ID and run["suite"] == "ticket-triage"
     assert run["status"] == "finished"
@@ -223,6 +223,34 @@ def test_json_groups_cases_and_reruns(results: RunResults) -> None:
     assert b["per_step"]["summary"]["tar_answer_at_n"] == pytest.approx(1 / 3)
     assert b["per_step"]["label"]["tar_answer_at_n"] == pytest.approx(2 / 3)
     assert a["per_step"] == {}
+
+
+def test_json_answers_are_values_and_a_chains_final_step_is_parsed(tmp_path: Path) -> None:
+    """workbench.run/2: ``stats.answers[].answer`` is the parsed value (8, not "8"), and a
+    chain's final step, which has no parse spec of its own, is counted by the answer the cell
+    is scored on (the prompt's parse spec), not by its raw text."""
+    def chain(case: str, rerun: int, raw: str, answer: int | None) -> CellRecord:
+        steps = [{"output": "summary", "raw": "facts", "messages": [], "params": {}},
+                 {"output": "label", "raw": raw, "messages": [], "params": {}}]
+        cell = _cell(B, case, rerun, "8", output=raw, answer=None, steps=steps)
+        cell.answer, cell.parse_ok = answer, answer is not None
+        return cell
+
+    raws = [("The answer is 8.", 8), ("8", 8), ("It is 8 items", 8)]
+    cells = [chain(case, r, raw, answer) for case in ("c1", "c2", "c3")
+             for r, (raw, answer) in enumerate(raws)]
+    cells[-1] = chain("c3", 2, "no idea", None)
+    b = _group(build_json(_store_run(tmp_path / "chain.db", cells)), B)
+    c1 = next(c for c in b["cases"] if c["id"] == "c1")
+    assert c1["stats"]["answers"] == [{"answer": 8, "count": 3}]
+    assert [r["answer"] for r in c1["reruns"]] == [8, 8, 8]
+    final = b["per_step"]["label"]
+    # Raw text differs in every rerun (TARa 0 if read raw); parsed, c1 and c2 agree on 8 and
+    # c3 gives 8, 8 and no answer: modal share (1 + 1 + 2/3)/3, parse rate (1 + 1 + 2/3)/3.
+    assert final["tar_answer_at_n"] == pytest.approx(2 / 3)
+    assert final["mean_modal_share"] == pytest.approx(8 / 9)
+    assert final["mean_parse_rate"] == pytest.approx(8 / 9)
+    assert final["tar_raw_at_n"] == 0.0
 
 
 def test_json_comparisons(results: RunResults) -> None:

@@ -12,7 +12,7 @@ import math
 import random
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -22,6 +22,7 @@ from workbench.jsonable import jsonable
 
 __all__ = [
     "Z95",
+    "NO_ANSWER",
     "VERDICT_BETTER",
     "VERDICT_WORSE",
     "VERDICT_NO_DIFF",
@@ -41,6 +42,7 @@ __all__ = [
     "student_t_cdf",
     "student_t_ppf",
     "case_stats",
+    "outcomes",
     "clustered_mean_ci",
     "modal_share_ci",
     "group_stats",
@@ -68,6 +70,30 @@ class Rerun:
     raw: str | None  # raw model output, None when the cell errored
     answer: str | None  # parsed answer as a string; None = parse failure or error
     error: bool = False
+
+
+class _NoAnswer:
+    """The one outcome of every rerun that replied without a readable answer.
+
+    Its own type, so it never equals an answer (answers are strings): five identical,
+    unparseable outputs agree with each other, but never with a parsed "no answer".
+    """
+
+    def __repr__(self) -> str:
+        return "NO_ANSWER"
+
+
+NO_ANSWER = _NoAnswer()
+
+
+def outcomes(reruns: Sequence[Rerun]) -> list[Hashable | None]:
+    """Each rerun's outcome as the consistency measures count it: its parsed answer;
+    :data:`NO_ANSWER` when it replied but no answer could be read (one outcome for all of
+    them: "cannot read the answer" is not "answers differently"); None for an error, which
+    is no reply at all (distinct from everything, so an error never looks like agreement).
+    """
+    return [None if r.error else (NO_ANSWER if r.answer is None else r.answer)
+            for r in reruns]
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,16 +135,17 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return math.comb(c, k) / math.comb(n, k)
 
 
-def _outcome_counts(answers: Sequence[str | None]) -> list[int]:
-    """Counts of each parsed answer, plus a count of 1 per failure (each its own outcome)."""
+def _outcome_counts(answers: Sequence[Hashable | None]) -> list[int]:
+    """Counts of each outcome, plus a count of 1 per None (each its own outcome)."""
     counts = Counter(a for a in answers if a is not None)
     return list(counts.values()) + [1] * sum(1 for a in answers if a is None)
 
 
-def normalized_entropy(answers: Sequence[str | None]) -> float:
-    """Shannon entropy of the answer distribution divided by log N (so 0 = always the same answer,
-    1 = every rerun different). Each None (parse failure/error) is a distinct outcome, so
-    failures raise entropy instead of being ignored. 0.0 when N ≤ 1 (log N = 0).
+def normalized_entropy(answers: Sequence[Hashable | None]) -> float:
+    """Shannon entropy of the outcome distribution divided by log N (so 0 = always the same
+    outcome, 1 = every rerun different). Each None (an error: no reply) is a distinct outcome,
+    so errors raise entropy instead of being ignored; equal values (e.g. :data:`NO_ANSWER`)
+    are one outcome. 0.0 when N ≤ 1 (log N = 0).
     """
     n = len(answers)
     if n <= 1:
@@ -127,12 +154,13 @@ def normalized_entropy(answers: Sequence[str | None]) -> float:
     return max(0.0, min(1.0, h / math.log(n)))
 
 
-def krippendorff_alpha_nominal(units: Sequence[Sequence[str | None]]) -> float | None:
+def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable | None]]) -> float | None:
     """Nominal Krippendorff's α with units = cases and coders = reruns (Krippendorff 2011,
     "Computing Krippendorff's Alpha-Reliability", coincidence-matrix form).
 
-    None values (parse failures and errors) are treated as *missing data*, the standard
-    handling in α, and units with fewer than 2 values are not pairable and are dropped.
+    None values are treated as *missing data*, the standard handling in α (the statistics
+    pass errors as None and parse failures as the value :data:`NO_ANSWER`), and units with
+    fewer than 2 values are not pairable and are dropped.
     α = 1 − D_o/D_e with D_o = (1/n)·Σ_u (m_u² − Σ_c n_uc²)/(m_u − 1) and
     D_e = (n² − Σ_c n_c²)/(n(n − 1)). Returns None when α is undefined: no pairable unit, or
     D_e = 0 (all pairable values identical). This matches the ``krippendorff`` package, which
@@ -140,7 +168,7 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[str | None]]) -> float |
     """
     n_total = 0
     do_sum = 0.0
-    totals: Counter[str] = Counter()
+    totals: Counter[Hashable] = Counter()
     for unit in units:
         values = [v for v in unit if v is not None]
         m = len(values)
@@ -358,6 +386,8 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
 
     ``ks`` caps the pass@k / pass^k curves at k = 1..min(ks, N); default N. TARr/TARa follow
     Atil et al. 2024, "LLM Stability" (total agreement rate over raw / parsed outputs).
+    Modal share, TARa and entropy count :func:`outcomes`: every unreadable reply is the one
+    outcome "no answer", so a format problem shows in the parse rate, not as inconsistency.
     """
     n = len(reruns)
     if n == 0:
@@ -365,15 +395,17 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
     c = sum(1 for r in reruns if r.passed and not r.error)
     errors = sum(1 for r in reruns if r.error)
     answers_seq = [None if r.error else r.answer for r in reruns]
+    seen = outcomes(reruns)
 
     counts = Counter(a for a in answers_seq if a is not None)
     first_seen = {a: i for i, a in reversed(list(enumerate(answers_seq))) if a is not None}
     answers = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], first_seen[kv[0]])))
-    modal_share = answers[0][1] / n if answers else 0.0
+    outcome_counts = Counter(o for o in seen if o is not None)
+    modal_share = max(outcome_counts.values()) / n if outcome_counts else 0.0
 
     raws = [r.raw for r in reruns]
     tar_raw = errors == 0 and all(x is not None for x in raws) and len(set(raws)) == 1
-    tar_answer = all(a is not None for a in answers_seq) and len(set(answers_seq)) == 1
+    tar_answer = errors == 0 and len(set(seen)) == 1
 
     kmax = n if ks is None else max(0, min(ks, n))
     texts = [r.raw for r in reruns if not r.error and r.raw is not None]
@@ -393,7 +425,7 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
         modal_share=modal_share,
         tar_raw=tar_raw,
         tar_answer=tar_answer,
-        entropy=normalized_entropy(answers_seq),
+        entropy=normalized_entropy(seen),
         pass_at_k=tuple(pass_at_k(n, c, k) for k in range(1, kmax + 1)),
         pass_hat_k=tuple(pass_hat_k(n, c, k) for k in range(1, kmax + 1)),
         parse_rate=sum(1 for a in answers_seq if a is not None) / n,
@@ -504,9 +536,7 @@ def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
         (cs for cs in stats if cs.unstable), key=lambda cs: (abs(cs.pass_rate - 0.5), cs.case_id)
     )
 
-    alpha = krippendorff_alpha_nominal(
-        [[None if r.error else r.answer for r in rr] for rr in cases.values()]
-    )
+    alpha = krippendorff_alpha_nominal([outcomes(rr) for rr in cases.values()])
     icc = icc1([[1.0 if (r.passed and not r.error) else 0.0 for r in rr] for rr in cases.values()])
 
     return GroupStats(
