@@ -70,17 +70,21 @@ def store(tmp_path: Path):
 
 
 def _plateau(store: Store, cases: list[Case]) -> None:
-    """Five versions: two sampled (3/5 or 2/5 right), then three at temperature 0 that get the
-    same half of the cases right every time and add nothing over each other."""
+    """Five versions: two sampled (3/5 or 2/5 right), then three at temperature 0, with the
+    output constrained to the labels, that get the same half of the cases right every time
+    and add nothing over each other."""
     half = len(cases) // 2
     sampled = merge(pattern(cases[:half], 3), pattern(cases[half:], 2))
     add_run(store, SUITE, cases, [
-        Version("p", 1, zero_shot(0.7), sampled),
-        Version("p", 2, few_shot(0.7), sampled),
-        Version("p", 3, few_shot(0), _cold(cases, half)),
-        Version("p", 4, few_shot(0, note="reworded"), _cold(cases, half)),
-        Version("p", 5, few_shot(0, note="reworded again"), _cold(cases, half)),
-    ])
+        Version("p", v, text, answers) for v, (text, answers) in enumerate(zip(
+            _plateau_texts(), [sampled, sampled] + [_cold(cases, half)] * 3,
+            strict=True), start=1)])
+
+
+def _plateau_texts() -> list[str]:
+    return [zero_shot(0.7), few_shot(0.7), few_shot(0, constrain=True),
+            few_shot(0, note="reworded", constrain=True),
+            few_shot(0, note="reworded again", constrain=True)]
 
 
 PLATEAU = EscalationSettings(target=0.9, pass_hat_k=0.8)
@@ -162,9 +166,9 @@ def test_serving_nondeterminism_is_not_escalated(store: Store) -> None:
     add_run(store, SUITE, cases, [
         Version("p", 1, zero_shot(0.7), pattern(cases, 3)),
         Version("p", 2, few_shot(0.7), pattern(cases, 3)),
-        Version("p", 3, few_shot(0), noisy, raws),
-        Version("p", 4, few_shot(0, note="b"), noisy, raws),
-        Version("p", 5, few_shot(0, note="c"), noisy, raws),
+        Version("p", 3, few_shot(0, constrain=True), noisy, raws),
+        Version("p", 4, few_shot(0, note="b", constrain=True), noisy, raws),
+        Version("p", 5, few_shot(0, note="c", constrain=True), noisy, raws),
     ])
     a = escalate(load_history(store, SUITE), EscalationSettings(target=0.9)).assessments[0]
     assert a.verdict == VERDICT_SERVING and not a.fine_tune
@@ -186,9 +190,9 @@ def test_too_few_examples_means_collect_first(store: Store) -> None:
     add_run(store, SUITE, cases, [
         Version("p", 1, zero_shot(0.7), sampled),
         Version("p", 2, few_shot(0.7), sampled),
-        Version("p", 3, few_shot(0), _cold(cases, 4)),
-        Version("p", 4, few_shot(0, note="b"), _cold(cases, 4)),
-        Version("p", 5, few_shot(0, note="c"), _cold(cases, 4)),
+        Version("p", 3, few_shot(0, constrain=True), _cold(cases, 4)),
+        Version("p", 4, few_shot(0, note="b", constrain=True), _cold(cases, 4)),
+        Version("p", 5, few_shot(0, note="c", constrain=True), _cold(cases, 4)),
     ])
     settings = EscalationSettings(target=0.9, pass_hat_k=0.95)
     a = escalate(load_history(store, SUITE), settings).assessments[0]
@@ -220,7 +224,7 @@ def test_untried_levers_come_first(store: Store) -> None:
 def test_majority_vote_that_reaches_the_pass_rate_target_is_a_lever(store: Store) -> None:
     cases = _cases()
     add_run(store, SUITE, cases, [
-        Version("p", 1, zero_shot(0), _cold(cases, 0)),
+        Version("p", 1, zero_shot(0, constrain=True), _cold(cases, 0)),
         Version("p", 2, few_shot(0.7), pattern(cases, 3)),
         Version("p", 3, few_shot(0.7, note="b"), pattern(cases, 3)),
         Version("p", 4, few_shot(0.7, note="c"), pattern(cases, 3)),
@@ -419,9 +423,7 @@ def test_cli_escalate_writes_every_format(store: Store, tmp_path: Path, capsys) 
 def test_cli_escalate_with_the_suite_file_uses_its_section(tmp_path: Path, capsys,
                                                           monkeypatch) -> None:
     (tmp_path / "prompts" / "p").mkdir(parents=True)
-    for v, text in enumerate([zero_shot(0.7), few_shot(0.7), few_shot(0),
-                              few_shot(0, note="reworded"), few_shot(0, note="reworded again")],
-                             start=1):
+    for v, text in enumerate(_plateau_texts(), start=1):
         (tmp_path / "prompts" / "p" / f"v{v}.yaml").write_text(text)
     (tmp_path / "suites").mkdir()
     cases = _cases()

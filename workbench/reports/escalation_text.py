@@ -164,8 +164,9 @@ def lever_detail(lever: Lever | VoteLever) -> str:
                 "temperature 0 in a new version")
     if lever.name == LEVER_FEW_SHOT:
         return "no version had few-shot examples: add a few worked examples"
-    return ("no version constrained the output: add a parse spec (label, json, …) or a "
-            "response_format so answers are compared, not wording")
+    return ("no version constrained the output (a parse spec only reads it): set "
+            "'constrain: true' on the parse spec — a grammar for the embedded model, a JSON "
+            "schema through response_format for hosted ones — or a response_format param")
 
 
 def serving_text(serving: Serving) -> str:
