@@ -19,8 +19,10 @@ from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.escalation import EscalationScreen, trend_series
 
 LABELS = ["billing", "shipping", "technical"]
-VERSIONS = [zero_shot(0.7), few_shot(0.7), few_shot(0), few_shot(0, note="reworded"),
-            few_shot(0, note="reworded again")]
+# The versions at temperature 0 also hold the model to the labels (the output-format lever).
+VERSIONS = [zero_shot(0.7), few_shot(0.7), few_shot(0, constrain=True),
+            few_shot(0, note="reworded", constrain=True),
+            few_shot(0, note="reworded again", constrain=True)]
 
 
 def _plateau_answers(cases: list[Case]) -> list[dict[str, list[str | None]]]:

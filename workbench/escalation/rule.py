@@ -1,9 +1,12 @@
 """The escalation rule: is fine-tuning warranted, or is there something cheaper to try?
 
 It works on a suite's stored history — every prompt version × model the suite ever ran — and
-applies one rule, the one README.md's "Escalation" section describes. Fine-tuning is
-recommended only when all of these hold for the best version (highest pass^k, then pass
-rate, then consistency):
+applies one rule, the one README.md's "Escalation" section describes. First the **format
+check**: when the best version's answers cannot be read often enough (its parse rate is below
+the target, 0.95 by default), the verdict is to fix the output format first, because its
+consistency and pass rates then measure the format. Fine-tuning is recommended only when
+that holds and all of these hold for the best version (highest pass^k, then pass rate, then
+consistency):
 
 1. **below target**: its consistency (mean modal share or TARa@N) or its pass^k is below the
    target *and the 95% interval excludes the target*;
@@ -71,6 +74,7 @@ from workbench.escalation.checks import (
     Check,
     ColdRun,
     ExamplesCheck,
+    FormatCheck,
     Gate,
     Improvement,
     Lever,
@@ -96,6 +100,7 @@ from workbench.escalation.report import (
     PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
+    VERDICT_FIX_FORMAT,
     VERDICT_INCONCLUSIVE,
     VERDICT_KEEP_ITERATING,
     VERDICT_MEETS_TARGET,
@@ -157,6 +162,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
         kind=p.kind, temperature=p.temperature, n_cases=n, reruns=st.reruns, k=k,
         pass_rate=Interval(st.mean_pass_rate, st.ci),
         consistency=consistency,
+        parse_rate=st.mean_parse_rate,
         modal_share=st.mean_modal_share,
         tar_answer=st.tar_answer_at_n,
         tar_raw=st.tar_raw_at_n,
@@ -171,6 +177,21 @@ def _rank(t: TrendPoint) -> tuple[float, float, float]:
     """Best version first: highest pass^k (right *and* repeatable), then pass rate, then
     consistency."""
     return (t.pass_hat_k.value, t.pass_rate.value, t.consistency.value)
+
+
+def _format_check(points: Sequence[HistoryPoint], best: HistoryPoint,
+                  settings: EscalationSettings) -> FormatCheck:
+    """Is the best version's answer readable often enough to judge anything else? Counted
+    over its replies (an error is no reply, not a format problem), with the versions whose
+    requests held the model to the format (the lever that fixes it)."""
+    replies = [r for rr in best.reruns.values() for r in rr if not r.error]
+    unreadable = sum(1 for r in replies if r.answer is None)
+    rate = 1.0 - unreadable / len(replies) if replies else 1.0
+    return FormatCheck(
+        ok=rate >= settings.parse_rate_target, ref=best.ref, parse_rate=rate,
+        target=settings.parse_rate_target, replies=len(replies), unreadable=unreadable,
+        constrained=best.format_constrained,
+        constrained_by=tuple(p.ref for p in points if p.format_constrained))
 
 
 def _target_check(best: TrendPoint, settings: EscalationSettings) -> TargetCheck:
@@ -341,6 +362,7 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
 # The verdict each check names when it is the first to fail (the target check names one of
 # two, see _verdict).
 _FAILED: dict[type, str] = {
+    FormatCheck: VERDICT_FIX_FORMAT,
     ServingCheck: VERDICT_SERVING,
     PlateauCheck: VERDICT_KEEP_ITERATING,
     LeversCheck: VERDICT_TRY_LEVERS,
@@ -349,15 +371,19 @@ _FAILED: dict[type, str] = {
 
 
 def _verdict(checks: Sequence[Check]) -> tuple[str, tuple[Check, ...]]:
-    """The verdict and the checks it rests on: the first failing check names it, and rests
-    on the target check (is there a shortfall at all?) and itself; when none fails, on all."""
+    """The verdict and the checks it rests on: the first failing check names it. The format
+    check and the target check rest on themselves; a later one on the target check (is there
+    a shortfall at all?) and itself. When none fails, on all."""
     failed = next((c for c in checks if not c.ok), None)
     if failed is None:
         return VERDICT_FINE_TUNE, tuple(checks)
     if isinstance(failed, TargetCheck):
         met = failed.outcome == TARGET_MET
         return (VERDICT_MEETS_TARGET if met else VERDICT_INCONCLUSIVE), (failed,)
-    return _FAILED[type(failed)], (checks[0], failed)
+    if isinstance(failed, FormatCheck):
+        return VERDICT_FIX_FORMAT, (failed,)
+    target = next(c for c in checks if isinstance(c, TargetCheck))
+    return _FAILED[type(failed)], (target, failed)
 
 
 def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings,
@@ -371,6 +397,7 @@ def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings
     blocking = tuple(lv for lv in levers if lv.blocks)
     examples = _examples(best_p)
     checks: tuple[Check, ...] = (  # the rule's order
+        _format_check(points, best_p, settings),
         _target_check(best_t, settings),
         ServingCheck(not serving.explains, best_t.ref, best_t.temperature, best_t.reruns,
                      best_t.tar_raw, serving),
