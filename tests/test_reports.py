@@ -329,6 +329,7 @@ def test_junit_failure_error_and_properties(results: RunResults) -> None:
     assert "]]> <b>" in body and "Größe 🚚" in body and "\x07" not in body
     props = {p.get("name"): p.get("value") for p in c1.iter("property")}
     assert props["pass_rate"] == "0.6667" and props["modal_share"] == "0.6667"
+    assert props["parse_rate"] == "1.0000"
     assert props["tar_answer"] == "false"
 
     c3 = cases[(cls_a, "c3")]
@@ -402,9 +403,11 @@ def test_markdown_tables(results: RunResults, tmp_path: Path) -> None:
     assert md.startswith(f"# Prompt Workbench: ticket-triage · run `{RUN_ID}`\n")
     assert "**❌ failed**" in md and "18/18 cells" in md
     assert "| Variant | Model | Pass rate (95% CI) | TARa@3 | TARr@3 | Modal share |" in md
-    assert ("| triage@1 | fake-model | 67% (95% CI 29%–100%) | 33% | 33% | 0.67 "
+    # Parse rate beside modal share (c3 of triage@1: one answer, one error, one unparsed).
+    assert "| Modal share | Parse rate | Unstable |" in md
+    assert ("| triage@1 | fake-model | 67% (95% CI 29%–100%) | 33% | 33% | 0.67 | 78% "
             "| 2/3 (67%) | 1 | $0.0090 | ❌ 0/1 |") in md
-    assert ("| triage-chain@1 | fake-model | 89% (95% CI 67%–100%) | 67% | 67% | 0.89 "
+    assert ("| triage-chain@1 | fake-model | 89% (95% CI 67%–100%) | 67% | 67% | 0.89 | 100% "
             "| 1/3 (33%) | 0 | $0.0090 | ✅ 1/1 |") in md
     assert "- ❌ `pass_rate` 0.667 (target ≥ 0.8)" in md
 
@@ -477,6 +480,8 @@ def test_summary_plain(results: RunResults) -> None:
     lines = text.splitlines()
     assert lines[0] == f"{A} · {MODEL}  (3 cases × 3 reruns)"
     assert "  pass rate    67% (95% CI 29%–100%)" in lines
+    assert ("  agreement    33% of cases agree in all reruns (TARa@3) · modal share 0.67 · "
+            "parse rate 78%") in lines
     assert "  unstable     2/3 cases: c1 (2/3), c3 (1/3)" in lines
     assert "  unstable     1/3 cases: c3 (2/3)" in lines
     assert "  errors       1 of 9 cells" in lines
