@@ -94,8 +94,8 @@ def test_report_sections_and_charts(results: RunResults) -> None:
                   "pass@k and pass^k", "Pass rate: variant × case",
                   f"Modal share over cases: {A} · {MODEL}"):
         assert f"<title>{title}</title>" in html
-    # Summary row of A: 67% (29%–100%), TARa 33%.
-    assert re.search(rf">{A}</a></td><td>{MODEL}</td><td class=\"num\">67% \(29%–100%\)"
+    # Summary row of A: 67% (0%–100%: three cases, t with 2 df), TARa 33%.
+    assert re.search(rf">{A}</a></td><td>{MODEL}</td><td class=\"num\">67% \(0%–100%\)"
                      r"</td><td class=\"num\">33%</td>", html)
     # Unstable cases first, flakiest expanded; c2 (stable) after them, collapsed.
     section = html.split(f'id="g-{A.replace("@", "-")}-{MODEL}"')[1].split("<h2")[0]

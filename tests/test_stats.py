@@ -23,7 +23,6 @@ from workbench.analysis.stats import (
     VERDICT_NO_DIFF,
     VERDICT_NOT_ENOUGH,
     VERDICT_WORSE,
-    Z95,
     Rerun,
     case_stats,
     compare,
@@ -444,11 +443,13 @@ def test_t_known_values_and_errors() -> None:
 
 def test_group_clustered_se_three_cases() -> None:
     # pass rates .75, .5, .25 (N=4): mean .5; sd(ddof=1) = √((.0625+0+.0625)/2) = .25
-    # SE = .25/√3 = .1443376; CI = .5 ± 1.959964·.1443376 = .5 ± .2828964 → (.2171036, .7828964)
+    # SE = .25/√3 = .1443376; CI = .5 ± t(.975, 2)·SE = .5 ± 4.302653·.1443376 = .5 ± .6210345
+    # → clipped to (0, 1). (Before the t quantile: .5 ± 1.959964·SE = (.2171036, .7828964);
+    # three cases cannot support that much confidence.)
     g = group_stats({"a": pf(3, 4), "b": pf(2, 4), "c": pf(1, 4)})
     assert g.mean_pass_rate == pytest.approx(0.5)
     assert g.se == pytest.approx(0.1443376, abs=1e-7)
-    assert g.ci == pytest.approx((0.2171036, 0.7828964), abs=1e-7)
+    assert g.ci == (0.0, 1.0)
     assert g.se == pytest.approx(np.std([0.75, 0.5, 0.25], ddof=1) / math.sqrt(3), abs=1e-12)
 
 
@@ -460,7 +461,21 @@ def test_group_se_single_case_and_clipping() -> None:
     # rates 1, 1, 0: mean 2/3, SE = .57735/√3 = .3333; CI would exceed 1 → clipped
     g = group_stats({"a": pf(4, 4), "b": pf(4, 4), "c": pf(0, 4)})
     assert g.ci[1] == 1.0
-    assert g.ci[0] == pytest.approx(2 / 3 - Z95 / 3, abs=1e-9)
+    # 2/3 − t(.975, 2)/3 = 2/3 − 1.434218 < 0: clipped too (it was 2/3 − 1.959964/3 = .0133)
+    assert g.ci[0] == 0.0
+
+
+def test_group_clustered_ci_uses_students_t() -> None:
+    # 10 cases: 6 at 4/4, 2 at 2/4, 2 at 0/4 → mean .7; deviations .3 (×6), −.2 (×2), −.7 (×2)
+    # sd² = (6·.09 + 2·.04 + 2·.49)/9 = 1.6/9 = .1777778, sd = .4216370, SE = .1333333
+    # t(.975, 9) = 2.262157 → .7 ± .3016210 = (.3983790, 1.0016210) → (.3983790, 1)
+    cases = {f"c{i}": pf(4 if i < 6 else 2 if i < 8 else 0, 4) for i in range(10)}
+    g = group_stats(cases)
+    assert (g.mean_pass_rate, g.se) == (pytest.approx(0.7), pytest.approx(0.1333333, abs=1e-7))
+    assert g.ci == pytest.approx((0.3983790, 1.0), abs=1e-7)
+    rates = [cs.pass_rate for cs in g.cases.values()]
+    lo, _ = scipy.stats.t.interval(0.95, 9, loc=np.mean(rates), scale=scipy.stats.sem(rates))
+    assert g.ci[0] == pytest.approx(lo, abs=1e-12)
 
 
 def test_group_unstable_order_and_shares() -> None:

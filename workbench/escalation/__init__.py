@@ -88,6 +88,7 @@ from workbench.escalation.rule import (
     VOTE_GAIN,
     best_point,
     escalate,
+    is_improvement,
     vote_passes,
 )
 from workbench.escalation.settings import (
@@ -125,7 +126,8 @@ __all__ = [
     "VERDICT_MEETS_TARGET", "VERDICT_SERVING", "VERDICT_TRY_LEVERS",
     "Assessment", "CostComparison", "EscalationReport", "Interval", "Sensitivity", "TrendPoint",
     # rule
-    "GOOD_EXAMPLES", "MIN_EXAMPLES", "VOTE_GAIN", "best_point", "escalate", "vote_passes",
+    "GOOD_EXAMPLES", "MIN_EXAMPLES", "VOTE_GAIN", "best_point", "escalate", "is_improvement",
+    "vote_passes",
     # short prompt
     "prompt_messages",
     # settings

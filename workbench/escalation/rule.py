@@ -45,11 +45,10 @@ from workbench.analysis.stats import (
     Comparison,
     GroupStats,
     Rerun,
-    clustered_mean_ci,
     compare,
     group_stats,
     modal_share_ci,
-    pass_hat_k,
+    pass_hat_k_ci,
     wilson_interval,
 )
 from workbench.errors import InputError
@@ -151,10 +150,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
     n = len(cases)
     modal = modal_share_ci(cases)
     tar_a = sum(c.tar_answer for c in cases)
-    hat = [pass_hat_k(c.n, c.passes, k) for c in cases]
-    hat_mean, hat_se, hat_ci = clustered_mean_ci(hat)
-    if hat_se == 0 and hat_mean in (0.0, 1.0):
-        hat_ci = wilson_interval(round(hat_mean * n), n)
+    hat_mean, hat_ci = pass_hat_k_ci(cases, k)
     consistency = (Interval(modal[0], modal[2]) if settings.metric == METRIC_MODAL_SHARE
                    else Interval(tar_a / n, wilson_interval(tar_a, n)))
     point = TrendPoint(
@@ -210,6 +206,13 @@ def _target_check(best: TrendPoint, settings: EscalationSettings) -> TargetCheck
     return TargetCheck(outcome == TARGET_BELOW, outcome, best.ref, tuple(gates))
 
 
+def is_improvement(cmp: Comparison) -> bool:
+    """Did b improve on a: pass rate better, or modal share better without pass rate worse?"""
+    pr, cs = cmp.pass_rate, cmp.consistency
+    return pr.verdict == VERDICT_BETTER or (
+        cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
+
+
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
                   ) -> list[Improvement]:
     """Each of the last ``window - 1`` versions against the best version before it."""
@@ -222,13 +225,11 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
         p, t = points[i]
         cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=BOOTSTRAP_RESAMPLES)
         pr, cs = cmp.pass_rate, cmp.consistency
-        improved = pr.verdict == VERDICT_BETTER or (
-            cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
         out.append(Improvement(
             ref=t.ref, baseline=base_t.ref, n_shared=cmp.n_shared,
             pass_rate_diff=pr.mean_diff, pass_rate_ci=pr.t_ci, pass_rate_verdict=pr.verdict,
             consistency_diff=cs.mean_diff, consistency_ci=cs.t_ci,
-            consistency_verdict=cs.verdict, improved=improved,
+            consistency_verdict=cs.verdict, improved=is_improvement(cmp),
         ))
     return out
 
