@@ -382,7 +382,7 @@ def _verdict(checks: Sequence[Check]) -> tuple[str, tuple[Check, ...]]:
         met = failed.outcome == TARGET_MET
         return (VERDICT_MEETS_TARGET if met else VERDICT_INCONCLUSIVE), (failed,)
     if isinstance(failed, FormatCheck):
-        return VERDICT_FIX_FORMAT, (failed,)
+        return _FAILED[FormatCheck], (failed,)
     target = next(c for c in checks if isinstance(c, TargetCheck))
     return _FAILED[type(failed)], (target, failed)
 
