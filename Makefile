@@ -43,7 +43,7 @@ test: install
 lint: install
 	$(BIN)/ruff check workbench tests bench
 
-# Every benchmark in bench/ at full size (about 11 minutes on 2 cores); see bench/README.md.
+# Every benchmark in bench/ at full size (about 40 minutes on 2 cores); see bench/README.md.
 bench: install
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/runner_overhead.py --baseline
@@ -51,6 +51,8 @@ bench: install
 	$(BIN)/python bench/local_model.py
 	$(BIN)/python bench/tui_startup.py
 	$(BIN)/python bench/tui_results.py
+	$(BIN)/python bench/statistics_coverage.py
+	$(BIN)/python bench/demo_reproducibility.py
 
 clean:
 	rm -rf $(VENV) .workbench $(REPORTS)

@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench.checks.assertions import AssertionResult
 from workbench.engine.plan import Plan, PlanCase, PlanVariant
+from workbench.models.constraints import constraint_params
 from workbench.prompts.version import content_hash, parse_version_text
 from workbench.store.database import Store
 from workbench.store.records import CellRecord, StepRecord
@@ -25,15 +26,18 @@ from workbench.store.records import CellRecord, StepRecord
 LABELS = "[billing, shipping, technical, account]"
 
 
-def zero_shot(temperature: float | None = 0.7, parse: str = "label", note: str = "") -> str:
+def zero_shot(temperature: float | None = 0.7, parse: str = "label", note: str = "",
+              constrain: bool = False) -> str:
     params = "" if temperature is None else f"params: {{temperature: {temperature}}}\n"
     parse_block = (f"parse:\n  type: label\n  choices: {LABELS}\n" if parse == "label" else "")
+    if constrain:
+        parse_block += "  constrain: true\n"
     return (f"kind: zero-shot\ndescription: zero-shot {note}\n{params}messages:\n"
             "  - role: system\n    content: You route support tickets. One word.\n"
             "  - role: user\n    content: \"Ticket: {{ ticket }}\"\n" + parse_block)
 
 
-def few_shot(temperature: float | None = 0.7, note: str = "") -> str:
+def few_shot(temperature: float | None = 0.7, note: str = "", constrain: bool = False) -> str:
     params = "" if temperature is None else f"params: {{temperature: {temperature}}}\n"
     return (f"kind: few-shot\ndescription: few-shot {note}\n{params}messages:\n"
             "  - role: system\n    content: You route support tickets. One word.\n"
@@ -43,7 +47,8 @@ def few_shot(temperature: float | None = 0.7, note: str = "") -> str:
             "    output: billing\n"
             "  - vars: {ticket: My parcel says delivered but nothing arrived at all.}\n"
             "    output: shipping\n"
-            f"parse:\n  type: label\n  choices: {LABELS}\n")
+            f"parse:\n  type: label\n  choices: {LABELS}\n"
+            + ("  constrain: true\n" if constrain else ""))
 
 
 @dataclass
@@ -95,8 +100,11 @@ def add_run(store: Store, suite: str, cases: Sequence[Case], versions: Sequence[
             messages = prompt.render(case.vars())
             for rerun, answer in enumerate(v.answers[case.id]):
                 raw = (v.raws.get(case.id) or [None] * reruns)[rerun] or answer or "no idea"
+                # As the runner does: a constrained parse spec becomes a request parameter.
+                params = {**prompt.spec.params,
+                          **constraint_params(prompt.spec.parse, model)}
                 store.add_cell(_cell(run_id, v, model, case, rerun, answer, raw, messages,
-                                     prompt.spec.params))
+                                     params))
     store.set_status(run_id, "finished")
     return run_id
 

@@ -24,6 +24,7 @@ from workbench.escalation import (
     LEVER_VOTING,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
+    VERDICT_FIX_FORMAT,
     VERDICT_INCONCLUSIVE,
     VERDICT_KEEP_ITERATING,
     VERDICT_MEETS_TARGET,
@@ -70,17 +71,21 @@ def store(tmp_path: Path):
 
 
 def _plateau(store: Store, cases: list[Case]) -> None:
-    """Five versions: two sampled (3/5 or 2/5 right), then three at temperature 0 that get the
-    same half of the cases right every time and add nothing over each other."""
+    """Five versions: two sampled (3/5 or 2/5 right), then three at temperature 0, with the
+    output constrained to the labels, that get the same half of the cases right every time
+    and add nothing over each other."""
     half = len(cases) // 2
     sampled = merge(pattern(cases[:half], 3), pattern(cases[half:], 2))
     add_run(store, SUITE, cases, [
-        Version("p", 1, zero_shot(0.7), sampled),
-        Version("p", 2, few_shot(0.7), sampled),
-        Version("p", 3, few_shot(0), _cold(cases, half)),
-        Version("p", 4, few_shot(0, note="reworded"), _cold(cases, half)),
-        Version("p", 5, few_shot(0, note="reworded again"), _cold(cases, half)),
-    ])
+        Version("p", v, text, answers) for v, (text, answers) in enumerate(zip(
+            _plateau_texts(), [sampled, sampled] + [_cold(cases, half)] * 3,
+            strict=True), start=1)])
+
+
+def _plateau_texts() -> list[str]:
+    return [zero_shot(0.7), few_shot(0.7), few_shot(0, constrain=True),
+            few_shot(0, note="reworded", constrain=True),
+            few_shot(0, note="reworded again", constrain=True)]
 
 
 PLATEAU = EscalationSettings(target=0.9, pass_hat_k=0.8)
@@ -95,25 +100,28 @@ def test_plateau_recommends_fine_tuning(store: Store) -> None:
     assert a.verdict == VERDICT_FINE_TUNE and a.fine_tune and report.verdict == VERDICT_FINE_TUNE
     assert a.best == "p@3"  # ties at the top go to the earliest version
     assert [(c.name, c.ok) for c in a.checks] == [
-        ("below target", True), ("not serving", True), ("plateau", True),
-        ("cheap levers tried", True), ("enough examples", True)]
-    # pass^5 at temperature 0: 10 of 20 cases always pass, 10 never. Clustered on cases:
-    # sd = √(20·0.25/19), SE = sd/√20, 95% CI = 0.5 ± 1.96·SE.
-    half = 1.959964 * math.sqrt(20 * 0.25 / 19) / math.sqrt(20)
+        ("answers readable", True), ("below target", True), ("not serving", True),
+        ("plateau", True), ("cheap levers tried", True), ("enough examples", True)]
+    # pass^5 at temperature 0: 10 of 20 cases always pass, 10 never. Each case's pass^5 is
+    # 0 or 1, so pass^5 is a binomial share of cases: Wilson over 10 of 20 cases,
+    # centre (10 + z²/2)/(20 + z²) = 0.5, half z/(20 + z²)·√(10·10/20 + z²/4) = 0.2007020.
+    # (It was the clustered Wald interval 0.5 ± 1.96·√(20·0.25/19)/√20 = (0.27517, 0.72483).)
+    z = 1.959964
+    half = z / (20 + z * z) * math.sqrt(10 * 10 / 20 + z * z / 4)
     lo, hi = 0.5 - half, 0.5 + half
     best = next(t for t in a.trend if t.ref == "p@3")
     assert best.pass_hat_k.value == pytest.approx(0.5)
-    assert best.pass_hat_k.ci == pytest.approx((0.27517, 0.72483), abs=1e-5)
+    assert best.pass_hat_k.ci == pytest.approx((0.29930, 0.70070), abs=1e-5)
     assert best.pass_hat_k.ci == pytest.approx((lo, hi))
     assert best.consistency.value == 1.0 and best.tar_raw == 1.0
-    assert f"pass^5 0.50 (95% CI {lo:.2f}–{hi:.2f}) vs target 0.8" in check_detail(a.checks[0])
-    assert "pass^5 is below the target and its interval excludes it" in check_detail(a.checks[0])
+    assert f"pass^5 0.50 (95% CI {lo:.2f}–{hi:.2f}) vs target 0.8" in check_detail(a.checks[1])
+    assert "pass^5 is below the target and its interval excludes it" in check_detail(a.checks[1])
     # The last 3 versions: p@4 and p@5 each against the best before them (p@3).
     assert [(i.ref, i.baseline, i.improved) for i in a.improvements] == [
         ("p@4", "p@3", False), ("p@5", "p@3", False)]
     assert a.improvements[0].pass_rate_diff == 0.0
     assert ("none of the last 2 versions improved on the best version before it"
-            in check_detail(a.checks[2]))
+            in check_detail(a.checks[3]))
     assert "serving is deterministic" in serving_text(a.serving)
     assert a.examples.with_expected == 20 and a.examples.level == "enough to start"
     assert reasons(a) == tuple(check_detail(c) for c in a.checks)
@@ -141,7 +149,7 @@ def test_still_improving_keeps_iterating(store: Store) -> None:
     assert improvement.pass_rate_verdict == "better" and improvement.improved
     assert improvement.pass_rate_ci[0] > 0
     assert reasons(a)[1].startswith("still improving: p@3 vs p@2: Δ pass rate +0.35 [")
-    assert a.checks[0].ok  # below target on pass^5 (0.75, CI excludes 0.95)
+    assert a.checks[1].ok  # below target on pass^5 (0.75, CI excludes 0.95)
 
 
 def test_too_few_versions_is_not_a_plateau(store: Store) -> None:
@@ -149,7 +157,7 @@ def test_too_few_versions_is_not_a_plateau(store: Store) -> None:
     add_run(store, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 10))])
     a = escalate(load_history(store, SUITE), PLATEAU).assessments[0]
     assert a.verdict == VERDICT_KEEP_ITERATING
-    assert check_detail(a.checks[2]).startswith(
+    assert check_detail(a.checks[3]).startswith(
         "only 1 version(s) measured; the rule needs the last 3")
     assert a.sensitivity.share is None
 
@@ -162,9 +170,9 @@ def test_serving_nondeterminism_is_not_escalated(store: Store) -> None:
     add_run(store, SUITE, cases, [
         Version("p", 1, zero_shot(0.7), pattern(cases, 3)),
         Version("p", 2, few_shot(0.7), pattern(cases, 3)),
-        Version("p", 3, few_shot(0), noisy, raws),
-        Version("p", 4, few_shot(0, note="b"), noisy, raws),
-        Version("p", 5, few_shot(0, note="c"), noisy, raws),
+        Version("p", 3, few_shot(0, constrain=True), noisy, raws),
+        Version("p", 4, few_shot(0, note="b", constrain=True), noisy, raws),
+        Version("p", 5, few_shot(0, note="c", constrain=True), noisy, raws),
     ])
     a = escalate(load_history(store, SUITE), EscalationSettings(target=0.9)).assessments[0]
     assert a.verdict == VERDICT_SERVING and not a.fine_tune
@@ -172,11 +180,11 @@ def test_serving_nondeterminism_is_not_escalated(store: Store) -> None:
     best = next(t for t in a.trend if t.ref == "p@3")
     assert best.temperature == 0 and best.tar_raw == 0.0
     assert best.consistency.ci == pytest.approx(wilson_interval(80, 100))  # all cases 4/5
-    assert a.checks[0].ok and not a.checks[1].ok
+    assert a.checks[1].ok and not a.checks[2].ok
     assert reasons(a)[1].startswith("serving nondeterminism: at temperature 0 raw outputs "
                                    "still differ between reruns (p@3 TARr@5 0%")
     assert "neither prompting nor fine-tuning fixes that" in reasons(a)[1]
-    assert a.checks[2].ok  # a plateau, and the levers other than voting were tried
+    assert a.checks[3].ok  # a plateau, and the levers other than voting were tried
     assert [lv.tried for lv in a.levers] == [True, True, True, False]
 
 
@@ -186,14 +194,14 @@ def test_too_few_examples_means_collect_first(store: Store) -> None:
     add_run(store, SUITE, cases, [
         Version("p", 1, zero_shot(0.7), sampled),
         Version("p", 2, few_shot(0.7), sampled),
-        Version("p", 3, few_shot(0), _cold(cases, 4)),
-        Version("p", 4, few_shot(0, note="b"), _cold(cases, 4)),
-        Version("p", 5, few_shot(0, note="c"), _cold(cases, 4)),
+        Version("p", 3, few_shot(0, constrain=True), _cold(cases, 4)),
+        Version("p", 4, few_shot(0, note="b", constrain=True), _cold(cases, 4)),
+        Version("p", 5, few_shot(0, note="c", constrain=True), _cold(cases, 4)),
     ])
     settings = EscalationSettings(target=0.9, pass_hat_k=0.95)
     a = escalate(load_history(store, SUITE), settings).assessments[0]
     assert a.verdict == VERDICT_COLLECT
-    assert [c.ok for c in a.checks] == [True, True, True, True, False]
+    assert [c.ok for c in a.checks] == [True, True, True, True, True, False]
     assert a.examples.with_expected == 6 and a.examples.from_passing_reruns == 0
     assert a.examples.usable == 6 and a.examples.level == "too few"
     assert reasons(a)[-1] == ("6 usable example(s): below the minimum of 10; add cases with "
@@ -213,14 +221,14 @@ def test_untried_levers_come_first(store: Store) -> None:
     assert headline(a).endswith("cheap levers are untried: temperature 0, few-shot examples, "
                                "output-format constraint, majority vote over reruns.")
     assert "+40%), at 5× the calls; a gain of at least 10%" in lever_detail(a.levers[3])
-    assert a.checks[0].ok and a.checks[2].ok  # below target and a plateau: levers decide
+    assert a.checks[1].ok and a.checks[3].ok  # below target and a plateau: levers decide
     assert "every version ran at temperature > 0" in reasons(a)[1]
 
 
 def test_majority_vote_that_reaches_the_pass_rate_target_is_a_lever(store: Store) -> None:
     cases = _cases()
     add_run(store, SUITE, cases, [
-        Version("p", 1, zero_shot(0), _cold(cases, 0)),
+        Version("p", 1, zero_shot(0, constrain=True), _cold(cases, 0)),
         Version("p", 2, few_shot(0.7), pattern(cases, 3)),
         Version("p", 3, few_shot(0.7, note="b"), pattern(cases, 3)),
         Version("p", 4, few_shot(0.7, note="c"), pattern(cases, 3)),
@@ -241,7 +249,7 @@ def test_meets_target_and_inconclusive(store: Store, tmp_path: Path) -> None:
     add_run(store, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 20))])
     a = escalate(load_history(store, SUITE), PLATEAU).assessments[0]
     assert a.verdict == VERDICT_MEETS_TARGET
-    assert check_detail(a.checks[0]).endswith("— meets the target")
+    assert check_detail(a.checks[1]).endswith("— meets the target")
     with Store(tmp_path / "other.db") as other:
         # 17 of 20 cases always right: pass^5 0.85 < 0.9, but the interval reaches 0.9.
         add_run(other, SUITE, cases, [Version("p", 1, few_shot(0), _cold(cases, 17))])
@@ -250,6 +258,54 @@ def test_meets_target_and_inconclusive(store: Store, tmp_path: Path) -> None:
     assert a.verdict == VERDICT_INCONCLUSIVE
     assert "below the target, but the interval includes it" in reasons(a)[0]
     assert reasons(a)[-1] == a.precision_advice
+
+
+def test_unreadable_answers_mean_fix_the_format_first(store: Store) -> None:
+    """Identical, unparseable replies at temperature 0: consistent, but not readable. The
+    verdict names the format, not inconsistency, and the lever that fixes it."""
+    cases = _cases()
+    unreadable = {c.id: [None] * 5 for c in cases[:12]}  # 12 of 20 cases: no label found
+    readable = {c.id: [c.expected] * 5 for c in cases[12:]}
+    raws = {c.id: ["Ticket: routed to the team"] * 5 for c in cases[:12]}
+    add_run(store, SUITE, cases, [
+        Version("p", 1, zero_shot(0.7), pattern(cases, 2)),
+        Version("p", 2, few_shot(0), merge(unreadable, readable), raws),
+    ])
+    a = escalate(load_history(store, SUITE), EscalationSettings(target=0.9)).assessments[0]
+    assert a.verdict == VERDICT_FIX_FORMAT and a.best == "p@2"
+    fmt = a.checks[0]
+    assert (fmt.name, fmt.ok, fmt.parse_rate, fmt.replies, fmt.unreadable) == (
+        "answers readable", False, pytest.approx(0.4), 100, 60)
+    best = next(t for t in a.trend if t.ref == "p@2")
+    # "No answer" is one outcome: every case agrees with itself, so consistency is 1.0 and
+    # the parse rate beside it says what is wrong.
+    assert best.modal_share == 1.0 and best.tar_answer == 1.0 and best.parse_rate == 0.4
+    assert reasons(a) == (check_detail(fmt),)
+    assert check_detail(fmt).startswith(
+        "p@2: parse rate 0.40 vs target 0.95 (60 of 100 replies had no readable answer) — fix "
+        "the output format first: no version held the model to the format: set 'constrain: "
+        "true' on the parse spec")
+    assert headline(a).startswith("Fix the output format first: p@2 gives no readable answer "
+                                  "in 60% of its replies")
+    # A lower target (escalation.parse_rate) lets the rule go on to the other checks.
+    a = escalate(load_history(store, SUITE),
+                 EscalationSettings(target=0.9, parse_rate_target=0.4)).assessments[0]
+    assert a.checks[0].ok and a.verdict != VERDICT_FIX_FORMAT
+
+
+def test_a_constrained_version_is_named_as_the_format_lever(store: Store) -> None:
+    cases = _cases()
+    add_run(store, SUITE, cases, [
+        Version("p", 1, zero_shot(0.7, constrain=True), pattern(cases, 1)),
+        Version("p", 2, few_shot(0), {c.id: [c.expected] * 3 + [None] * 2 for c in cases}),
+    ])
+    a = escalate(load_history(store, SUITE), EscalationSettings()).assessments[0]
+    assert a.verdict == VERDICT_FIX_FORMAT
+    assert a.checks[0].constrained_by == ("p@1",) and not a.checks[0].constrained
+    assert "p@1 held the model to the format, p@2 did not: set 'constrain: true'" in (
+        check_detail(a.checks[0]))
+    # A label parse spec reads the answer; it is not a constraint on the model.
+    assert [lv.tried_by for lv in a.levers if lv.name == LEVER_FORMAT] == [("p@1",)]
 
 
 def test_history_keeps_the_latest_run_of_each_version_in_first_seen_order(store: Store) -> None:
@@ -375,11 +431,14 @@ def test_settings_from_suite_section(tmp_path: Path) -> None:
     s = settings_from_suite(load_suite(path).spec)
     assert (s.target, s.pass_hat_k, s.pass_rate, s.metric, s.plateau) == (
         0.85, 0.7, 0.6, "modal_share", 3)
+    assert s.parse_rate_target == 0.95  # the format check's default
     path.write_text(path.read_text() + "escalation:\n  metric: tar_answer\n  target: 0.75\n"
                     "  plateau: 4\n  prices: {local/smollm2: {input_per_1k: 0, output_per_1k: 0}}\n"
-                    "  finetune: {model: ft:x, training_per_1k: 0.008, epochs: 2}\n")
+                    "  finetune: {model: ft:x, training_per_1k: 0.008, epochs: 2}\n"
+                    "  parse_rate: 0.8\n")
     s = settings_from_suite(load_suite(path).spec)
     assert (s.target, s.metric, s.plateau) == (0.75, "tar_answer", 4)
+    assert s.parse_rate_target == 0.8
     assert s.prices == {"local/smollm2": Price(0.0, 0.0)}
     assert s.finetune == FinetuneSettings("ft:x", None, None, 0.008, 2)
     path.write_text(path.read_text().replace("  plateau: 4\n", "  plateau: 1\n  targett: 3\n"))
@@ -406,7 +465,7 @@ def test_cli_escalate_writes_every_format(store: Store, tmp_path: Path, capsys) 
     text = capsys.readouterr().out
     assert "local/smollm2: MEETS TARGET" in text  # no pass^k target without the suite file
     data = json.loads((out / "e.json").read_text())
-    assert data["schema"] == "workbench.escalation/1" and data["verdict"] == "meets target"
+    assert data["schema"] == "workbench.escalation/2" and data["verdict"] == "meets target"
     assert [t["ref"] for t in data["assessments"][0]["trend"]] == [f"p@{v}" for v in range(1, 6)]
     md = (out / "e.md").read_text()
     assert md.startswith("# Escalation report: tickets\n")
@@ -419,9 +478,7 @@ def test_cli_escalate_writes_every_format(store: Store, tmp_path: Path, capsys) 
 def test_cli_escalate_with_the_suite_file_uses_its_section(tmp_path: Path, capsys,
                                                           monkeypatch) -> None:
     (tmp_path / "prompts" / "p").mkdir(parents=True)
-    for v, text in enumerate([zero_shot(0.7), few_shot(0.7), few_shot(0),
-                              few_shot(0, note="reworded"), few_shot(0, note="reworded again")],
-                             start=1):
+    for v, text in enumerate(_plateau_texts(), start=1):
         (tmp_path / "prompts" / "p" / f"v{v}.yaml").write_text(text)
     (tmp_path / "suites").mkdir()
     cases = _cases()
@@ -445,7 +502,8 @@ def test_cli_escalate_with_the_suite_file_uses_its_section(tmp_path: Path, capsy
     assert "## local/smollm2: 🟠 **fine-tune**" in md
     assert ("- ✅ **plateau**: none of the last 2 versions improved on the best version "
             "before it") in md
-    assert "| p@3 ★ | few-shot | 0 | 50% (28%–72%) | 1.00 (0.96–1.00) | 100% | 100% |" in md
+    # Pass rate: clustered on 20 cases with t(.975, 19) = 2.093: 0.5 ± 0.240 (was 28%–72%).
+    assert "| p@3 ★ | few-shot | 0 | 50% (26%–74%) | 1.00 (0.96–1.00) | 100% | 100% |" in md
 
 
 def test_cli_escalate_bad_input_exits_2(tmp_path: Path, capsys) -> None:
@@ -492,7 +550,7 @@ def test_history_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
     assert cold["tar_raw"] == 1.0  # llama.cpp greedy decoding: the same text every rerun
     assert "serving is deterministic" in a["serving"]
     assert a["verdict"] != VERDICT_SERVING  # greedy decoding is not serving nondeterminism
-    assert a["checks"][2]["detail"].startswith("only 2 version(s) measured")  # plateau needs 3
+    assert a["checks"][3]["detail"].startswith("only 2 version(s) measured")  # plateau needs 3
     assert a["cost"]["price"] is None and a["examples"]["with_expected"] == 2
     ft = workbench("export-finetune", "suites/mini.yaml", "-o", "out/ft.jsonl")
     assert ft.returncode == 0, ft.stderr

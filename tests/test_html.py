@@ -94,8 +94,8 @@ def test_report_sections_and_charts(results: RunResults) -> None:
                   "pass@k and pass^k", "Pass rate: variant × case",
                   f"Modal share over cases: {A} · {MODEL}"):
         assert f"<title>{title}</title>" in html
-    # Summary row of A: 67% (29%–100%), TARa 33%.
-    assert re.search(rf">{A}</a></td><td>{MODEL}</td><td class=\"num\">67% \(29%–100%\)"
+    # Summary row of A: 67% (0%–100%: three cases, t with 2 df), TARa 33%.
+    assert re.search(rf">{A}</a></td><td>{MODEL}</td><td class=\"num\">67% \(0%–100%\)"
                      r"</td><td class=\"num\">33%</td>", html)
     # Unstable cases first, flakiest expanded; c2 (stable) after them, collapsed.
     section = html.split(f'id="g-{A.replace("@", "-")}-{MODEL}"')[1].split("<h2")[0]
@@ -107,6 +107,9 @@ def test_report_sections_and_charts(results: RunResults) -> None:
         section
     assert "error: timeout after 30s" in section and "no answer parsed" in section
     assert "Per step (chain)" in html and "Variance first appears at step &#39;summary&#39;" in html
+    # The parse rate beside modal share: in the summary and per-step tables, per case.
+    assert html.count(">Modal share</th><th class=\"num\">Parse rate</th>") == 2
+    assert "modal share 0.33 · parse rate 33% · answers: refund×1" in html
     assert ">Comparisons</h2>" in html and "no detectable difference" in html
     # Heat map cells carry their numbers as hover titles.
     assert f"<title>c1 · {A} · {MODEL}: 2/3 passed, modal share 0.67</title>" in html

@@ -11,9 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import scipy.stats
 
 from tests.test_escalation import PLATEAU, SUITE, _cases, _plateau
-from workbench.analysis.stats import Z95, Rerun, case_stats, modal_share_ci, wilson_interval
+from workbench.analysis.stats import Rerun, case_stats, modal_share_ci, wilson_interval
 from workbench.escalation import escalate, load_history
 from workbench.reports import escalation_json
 from workbench.reports.escalation import write_escalation
@@ -32,7 +33,8 @@ def test_modal_share_ci_is_case_clustered() -> None:
     mean, se, (lo, hi) = modal_share_ci(iter(cases))  # any iterable, e.g. dict values
     assert mean == pytest.approx(statistics.fmean(shares))
     assert se == pytest.approx(statistics.stdev(shares) / math.sqrt(3))
-    assert (lo, hi) == pytest.approx((max(0.0, mean - Z95 * se), min(1.0, mean + Z95 * se)))
+    half = scipy.stats.t.ppf(0.975, 2) * se  # Student's t with n − 1 = 2 df
+    assert (lo, hi) == pytest.approx((max(0.0, mean - half), min(1.0, mean + half)))
 
 
 def test_modal_share_ci_falls_back_to_wilson_over_pooled_reruns() -> None:

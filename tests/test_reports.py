@@ -170,7 +170,7 @@ def _group(report: dict[str, Any], variant: str) -> dict[str, Any]:
 
 def test_json_header_and_run(results: RunResults) -> None:
     report = build_json(results)
-    assert report["schema"] == SCHEMA == "workbench.run/1"
+    assert report["schema"] == SCHEMA == "workbench.run/2"
     run = report["run"]
     assert run["id"] == RUN_ID and run["suite"] == "ticket-triage"
     assert run["status"] == "finished"
@@ -223,6 +223,34 @@ def test_json_groups_cases_and_reruns(results: RunResults) -> None:
     assert b["per_step"]["summary"]["tar_answer_at_n"] == pytest.approx(1 / 3)
     assert b["per_step"]["label"]["tar_answer_at_n"] == pytest.approx(2 / 3)
     assert a["per_step"] == {}
+
+
+def test_json_answers_are_values_and_a_chains_final_step_is_parsed(tmp_path: Path) -> None:
+    """workbench.run/2: ``stats.answers[].answer`` is the parsed value (8, not "8"), and a
+    chain's final step, which has no parse spec of its own, is counted by the answer the cell
+    is scored on (the prompt's parse spec), not by its raw text."""
+    def chain(case: str, rerun: int, raw: str, answer: int | None) -> CellRecord:
+        steps = [{"output": "summary", "raw": "facts", "messages": [], "params": {}},
+                 {"output": "label", "raw": raw, "messages": [], "params": {}}]
+        cell = _cell(B, case, rerun, "8", output=raw, answer=None, steps=steps)
+        cell.answer, cell.parse_ok = answer, answer is not None
+        return cell
+
+    raws = [("The answer is 8.", 8), ("8", 8), ("It is 8 items", 8)]
+    cells = [chain(case, r, raw, answer) for case in ("c1", "c2", "c3")
+             for r, (raw, answer) in enumerate(raws)]
+    cells[-1] = chain("c3", 2, "no idea", None)
+    b = _group(build_json(_store_run(tmp_path / "chain.db", cells)), B)
+    c1 = next(c for c in b["cases"] if c["id"] == "c1")
+    assert c1["stats"]["answers"] == [{"answer": 8, "count": 3}]
+    assert [r["answer"] for r in c1["reruns"]] == [8, 8, 8]
+    final = b["per_step"]["label"]
+    # Raw text differs in every rerun (TARa 0 if read raw); parsed, c1 and c2 agree on 8 and
+    # c3 gives 8, 8 and no answer: modal share (1 + 1 + 2/3)/3, parse rate (1 + 1 + 2/3)/3.
+    assert final["tar_answer_at_n"] == pytest.approx(2 / 3)
+    assert final["mean_modal_share"] == pytest.approx(8 / 9)
+    assert final["mean_parse_rate"] == pytest.approx(8 / 9)
+    assert final["tar_raw_at_n"] == 0.0
 
 
 def test_json_comparisons(results: RunResults) -> None:
@@ -301,6 +329,7 @@ def test_junit_failure_error_and_properties(results: RunResults) -> None:
     assert "]]> <b>" in body and "Größe 🚚" in body and "\x07" not in body
     props = {p.get("name"): p.get("value") for p in c1.iter("property")}
     assert props["pass_rate"] == "0.6667" and props["modal_share"] == "0.6667"
+    assert props["parse_rate"] == "1.0000"
     assert props["tar_answer"] == "false"
 
     c3 = cases[(cls_a, "c3")]
@@ -374,9 +403,12 @@ def test_markdown_tables(results: RunResults, tmp_path: Path) -> None:
     assert md.startswith(f"# Prompt Workbench: ticket-triage · run `{RUN_ID}`\n")
     assert "**❌ failed**" in md and "18/18 cells" in md
     assert "| Variant | Model | Pass rate (95% CI) | TARa@3 | TARr@3 | Modal share |" in md
-    assert ("| triage@1 | fake-model | 67% (95% CI 29%–100%) | 33% | 33% | 0.67 "
+    # Parse rate beside modal share (c3 of triage@1: one answer, one error, one unparsed).
+    # Three cases: the clustered interval uses t(.975, 2) = 4.30, so it is wide.
+    assert "| Modal share | Parse rate | Unstable |" in md
+    assert ("| triage@1 | fake-model | 67% (95% CI 0%–100%) | 33% | 33% | 0.67 | 78% "
             "| 2/3 (67%) | 1 | $0.0090 | ❌ 0/1 |") in md
-    assert ("| triage-chain@1 | fake-model | 89% (95% CI 67%–100%) | 67% | 67% | 0.89 "
+    assert ("| triage-chain@1 | fake-model | 89% (95% CI 41%–100%) | 67% | 67% | 0.89 | 100% "
             "| 1/3 (33%) | 0 | $0.0090 | ✅ 1/1 |") in md
     assert "- ❌ `pass_rate` 0.667 (target ≥ 0.8)" in md
 
@@ -434,7 +466,7 @@ def test_markdown_cell_escaping() -> None:
 def test_markdown_partial_run_says_how_to_resume(partial: RunResults) -> None:
     md = render_markdown(partial)
     assert "15/18 cells" in md
-    assert f"| {B} | {MODEL} | 83% (95% CI 51%–100%) | 67% (@2) | 67% (@2) |" in md
+    assert f"| {B} | {MODEL} | 83% (95% CI 12%–100%) | 67% (@2) | 67% (@2) |" in md
     assert f"`workbench run suites/triage.yaml --resume {RUN_ID}`" in md
 
 
@@ -448,7 +480,9 @@ def test_summary_plain(results: RunResults) -> None:
     assert "\x1b[" not in text
     lines = text.splitlines()
     assert lines[0] == f"{A} · {MODEL}  (3 cases × 3 reruns)"
-    assert "  pass rate    67% (95% CI 29%–100%)" in lines
+    assert "  pass rate    67% (95% CI 0%–100%)" in lines
+    assert ("  agreement    33% of cases agree in all reruns (TARa@3) · modal share 0.67 · "
+            "parse rate 78%") in lines
     assert "  unstable     2/3 cases: c1 (2/3), c3 (1/3)" in lines
     assert "  unstable     1/3 cases: c3 (2/3)" in lines
     assert "  errors       1 of 9 cells" in lines

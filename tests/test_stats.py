@@ -23,7 +23,6 @@ from workbench.analysis.stats import (
     VERDICT_NO_DIFF,
     VERDICT_NOT_ENOUGH,
     VERDICT_WORSE,
-    Z95,
     Rerun,
     case_stats,
     compare,
@@ -187,8 +186,13 @@ def test_entropy_matches_scipy() -> None:
             p = np.array([c for c in counts if c > 0], dtype=float) / n
             ref = scipy.stats.entropy(p) / math.log(n)
             assert normalized_entropy(answers) == pytest.approx(ref, abs=1e-12)
+            # In a case, a parse failure (None from a rerun that replied) is one outcome,
+            # "no answer", however often it happens (workbench.run/2).
+            one = [answers.count(x) for x in ("A", "B", "C", None)]
+            p_case = np.array([c for c in one if c > 0], dtype=float) / n
+            ref_case = scipy.stats.entropy(p_case) / math.log(n)
             assert case_stats("c", [ok(a, passed=a == "A") for a in answers]).entropy == (
-                pytest.approx(ref, abs=1e-12)
+                pytest.approx(ref_case, abs=1e-12)
             )
 
 
@@ -208,10 +212,14 @@ def test_answer_ties_broken_by_first_appearance() -> None:
     assert cs.answers == (("B", 2), ("A", 2), ("C", 1))
 
 
-def test_modal_share_zero_when_nothing_parsed_and_errors_not_answers() -> None:
+def test_modal_share_when_nothing_parsed_and_errors_not_answers() -> None:
     cs = case_stats("z", [ok(None, False), ERR, ERR])
     assert cs.answers == ()
-    assert cs.modal_share == 0.0
+    # workbench.run/2: the parse failure is the outcome "no answer" (1 of 3); each error is
+    # its own outcome. (workbench.run/1 said 0.0: failures counted as no outcome at all.)
+    assert cs.modal_share == pytest.approx(1 / 3)
+    assert case_stats("z2", [ok(None, False)] * 3).modal_share == 1.0
+    assert case_stats("z3", [ERR] * 3).modal_share == 0.0
     assert cs.parse_rate == 0.0
     assert cs.errors == 2
     assert cs.passes == 0
@@ -226,9 +234,11 @@ def test_tar_raw_and_answer() -> None:
     # raw differs (case only), parsed answer identical → TARr 0, TARa 1
     cs = case_stats("b", [ok("4", raw="It is 4"), ok("4", raw="it is 4"), ok("4", raw="It is 4")])
     assert (cs.tar_raw, cs.tar_answer) == (False, True)
-    # identical raw that never parses: TARr 1, but a parse failure counts as disagreement → TARa 0
+    # identical raw that never parses: TARr 1, and since workbench.run/2 "no answer" is one
+    # outcome, TARa 1 too (it was 0 when each failure was a disagreement); the parse rate
+    # (0 here) tells this apart from agreement on an answer
     cs = case_stats("c", [ok(None, False, raw="???")] * 3)
-    assert (cs.tar_raw, cs.tar_answer) == (True, False)
+    assert (cs.tar_raw, cs.tar_answer, cs.parse_rate) == (True, True, 0.0)
     # a single parse failure among agreeing answers → TARa 0
     cs = case_stats("d", [ok("4", raw="x"), ok("4", raw="x"), ok(None, False, raw="x")])
     assert (cs.tar_raw, cs.tar_answer) == (True, False)
@@ -433,11 +443,13 @@ def test_t_known_values_and_errors() -> None:
 
 def test_group_clustered_se_three_cases() -> None:
     # pass rates .75, .5, .25 (N=4): mean .5; sd(ddof=1) = √((.0625+0+.0625)/2) = .25
-    # SE = .25/√3 = .1443376; CI = .5 ± 1.959964·.1443376 = .5 ± .2828964 → (.2171036, .7828964)
+    # SE = .25/√3 = .1443376; CI = .5 ± t(.975, 2)·SE = .5 ± 4.302653·.1443376 = .5 ± .6210345
+    # → clipped to (0, 1). (Before the t quantile: .5 ± 1.959964·SE = (.2171036, .7828964);
+    # three cases cannot support that much confidence.)
     g = group_stats({"a": pf(3, 4), "b": pf(2, 4), "c": pf(1, 4)})
     assert g.mean_pass_rate == pytest.approx(0.5)
     assert g.se == pytest.approx(0.1443376, abs=1e-7)
-    assert g.ci == pytest.approx((0.2171036, 0.7828964), abs=1e-7)
+    assert g.ci == (0.0, 1.0)
     assert g.se == pytest.approx(np.std([0.75, 0.5, 0.25], ddof=1) / math.sqrt(3), abs=1e-12)
 
 
@@ -449,7 +461,21 @@ def test_group_se_single_case_and_clipping() -> None:
     # rates 1, 1, 0: mean 2/3, SE = .57735/√3 = .3333; CI would exceed 1 → clipped
     g = group_stats({"a": pf(4, 4), "b": pf(4, 4), "c": pf(0, 4)})
     assert g.ci[1] == 1.0
-    assert g.ci[0] == pytest.approx(2 / 3 - Z95 / 3, abs=1e-9)
+    # 2/3 − t(.975, 2)/3 = 2/3 − 1.434218 < 0: clipped too (it was 2/3 − 1.959964/3 = .0133)
+    assert g.ci[0] == 0.0
+
+
+def test_group_clustered_ci_uses_students_t() -> None:
+    # 10 cases: 6 at 4/4, 2 at 2/4, 2 at 0/4 → mean .7; deviations .3 (×6), −.2 (×2), −.7 (×2)
+    # sd² = (6·.09 + 2·.04 + 2·.49)/9 = 1.6/9 = .1777778, sd = .4216370, SE = .1333333
+    # t(.975, 9) = 2.262157 → .7 ± .3016210 = (.3983790, 1.0016210) → (.3983790, 1)
+    cases = {f"c{i}": pf(4 if i < 6 else 2 if i < 8 else 0, 4) for i in range(10)}
+    g = group_stats(cases)
+    assert (g.mean_pass_rate, g.se) == (pytest.approx(0.7), pytest.approx(0.1333333, abs=1e-7))
+    assert g.ci == pytest.approx((0.3983790, 1.0), abs=1e-7)
+    rates = [cs.pass_rate for cs in g.cases.values()]
+    lo, _ = scipy.stats.t.interval(0.95, 9, loc=np.mean(rates), scale=scipy.stats.sem(rates))
+    assert g.ci[0] == pytest.approx(lo, abs=1e-12)
 
 
 def test_group_unstable_order_and_shares() -> None:
@@ -482,7 +508,9 @@ def test_group_means_and_alpha_icc_wired() -> None:
     assert g.mean_entropy == pytest.approx(np.mean([c.entropy for c in per]))
     assert g.mean_parse_rate == pytest.approx(np.mean([c.parse_rate for c in per]))
     assert g.mean_similarity == pytest.approx(np.mean([c.similarity for c in per]))
-    ref_alpha = _kripp_reference([[r.answer for r in rr] for rr in cases.values()])
+    # Errors are missing values; parse failures are the one value "no answer" (run/2).
+    ref_alpha = _kripp_reference([[None if r.error else (r.answer or "<no answer>")
+                                   for r in rr] for rr in cases.values()])
     assert g.krippendorff_alpha == pytest.approx(ref_alpha, abs=1e-9)
     table = np.array([[float(r.passed) for r in rr] for rr in cases.values()])
     _, _, ref_icc = _icc_statsmodels(table)

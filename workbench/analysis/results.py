@@ -109,11 +109,17 @@ def to_rerun(cell: CellRecord) -> Rerun:
     )
 
 
-def _step_reruns(cell: CellRecord, index: int) -> Rerun:
+def _step_reruns(cell: CellRecord, index: int, last: bool) -> Rerun:
+    """Step ``index`` of a chain's cell as a rerun, with the answer the step is scored on:
+    the final step's is the cell's (the prompt's ``parse`` spec), an earlier step's its own
+    ``parse`` spec's, else its stripped text (what later steps receive)."""
     if index >= len(cell.steps) or not cell.steps[index].replied:
         return Rerun(passed=False, raw=None, answer=None, error=True)
     step = cell.steps[index]
     raw = (step.raw or "").strip()
+    if last and cell.status == "ok":
+        return Rerun(passed=cell.passed, raw=raw,
+                     answer=answer_key(cell.answer) if cell.parse_ok else None)
     if step.parse_ok is not None:
         answer = answer_key(step.answer) if step.parse_ok else None
     else:
@@ -202,7 +208,8 @@ def load_results(store: Store, run_id: str, *, comparisons: bool = True) -> RunR
                 name = next((c.steps[index].output for c in all_cells
                              if len(c.steps) > index), f"step{index + 1}")
                 step_reruns = {
-                    cid: [_step_reruns(c, index) for c in sorted(cells, key=lambda c: c.rerun)]
+                    cid: [_step_reruns(c, index, index == n_steps - 1)
+                          for c in sorted(cells, key=lambda c: c.rerun)]
                     for cid, cells in per_case.items()
                 }
                 group.step_stats[name] = group_stats(step_reruns)

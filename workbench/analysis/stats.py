@@ -12,7 +12,7 @@ import math
 import random
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -22,6 +22,7 @@ from workbench.jsonable import jsonable
 
 __all__ = [
     "Z95",
+    "NO_ANSWER",
     "VERDICT_BETTER",
     "VERDICT_WORSE",
     "VERDICT_NO_DIFF",
@@ -41,8 +42,10 @@ __all__ = [
     "student_t_cdf",
     "student_t_ppf",
     "case_stats",
+    "outcomes",
     "clustered_mean_ci",
     "modal_share_ci",
+    "pass_hat_k_ci",
     "group_stats",
     "compare",
 ]
@@ -68,6 +71,30 @@ class Rerun:
     raw: str | None  # raw model output, None when the cell errored
     answer: str | None  # parsed answer as a string; None = parse failure or error
     error: bool = False
+
+
+class _NoAnswer:
+    """The one outcome of every rerun that replied without a readable answer.
+
+    Its own type, so it never equals an answer (answers are strings): five identical,
+    unparseable outputs agree with each other, but never with a parsed "no answer".
+    """
+
+    def __repr__(self) -> str:
+        return "NO_ANSWER"
+
+
+NO_ANSWER = _NoAnswer()
+
+
+def outcomes(reruns: Sequence[Rerun]) -> list[Hashable | None]:
+    """Each rerun's outcome as the consistency measures count it: its parsed answer;
+    :data:`NO_ANSWER` when it replied but no answer could be read (one outcome for all of
+    them: "cannot read the answer" is not "answers differently"); None for an error, which
+    is no reply at all (distinct from everything, so an error never looks like agreement).
+    """
+    return [None if r.error else (NO_ANSWER if r.answer is None else r.answer)
+            for r in reruns]
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,16 +136,17 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return math.comb(c, k) / math.comb(n, k)
 
 
-def _outcome_counts(answers: Sequence[str | None]) -> list[int]:
-    """Counts of each parsed answer, plus a count of 1 per failure (each its own outcome)."""
+def _outcome_counts(answers: Sequence[Hashable | None]) -> list[int]:
+    """Counts of each outcome, plus a count of 1 per None (each its own outcome)."""
     counts = Counter(a for a in answers if a is not None)
     return list(counts.values()) + [1] * sum(1 for a in answers if a is None)
 
 
-def normalized_entropy(answers: Sequence[str | None]) -> float:
-    """Shannon entropy of the answer distribution divided by log N (so 0 = always the same answer,
-    1 = every rerun different). Each None (parse failure/error) is a distinct outcome, so
-    failures raise entropy instead of being ignored. 0.0 when N ≤ 1 (log N = 0).
+def normalized_entropy(answers: Sequence[Hashable | None]) -> float:
+    """Shannon entropy of the outcome distribution divided by log N (so 0 = always the same
+    outcome, 1 = every rerun different). Each None (an error: no reply) is a distinct outcome,
+    so errors raise entropy instead of being ignored; equal values (e.g. :data:`NO_ANSWER`)
+    are one outcome. 0.0 when N ≤ 1 (log N = 0).
     """
     n = len(answers)
     if n <= 1:
@@ -127,12 +155,13 @@ def normalized_entropy(answers: Sequence[str | None]) -> float:
     return max(0.0, min(1.0, h / math.log(n)))
 
 
-def krippendorff_alpha_nominal(units: Sequence[Sequence[str | None]]) -> float | None:
+def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable | None]]) -> float | None:
     """Nominal Krippendorff's α with units = cases and coders = reruns (Krippendorff 2011,
     "Computing Krippendorff's Alpha-Reliability", coincidence-matrix form).
 
-    None values (parse failures and errors) are treated as *missing data*, the standard
-    handling in α, and units with fewer than 2 values are not pairable and are dropped.
+    None values are treated as *missing data*, the standard handling in α (the statistics
+    pass errors as None and parse failures as the value :data:`NO_ANSWER`), and units with
+    fewer than 2 values are not pairable and are dropped.
     α = 1 − D_o/D_e with D_o = (1/n)·Σ_u (m_u² − Σ_c n_uc²)/(m_u − 1) and
     D_e = (n² − Σ_c n_c²)/(n(n − 1)). Returns None when α is undefined: no pairable unit, or
     D_e = 0 (all pairable values identical). This matches the ``krippendorff`` package, which
@@ -140,7 +169,7 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[str | None]]) -> float |
     """
     n_total = 0
     do_sum = 0.0
-    totals: Counter[str] = Counter()
+    totals: Counter[Hashable] = Counter()
     for unit in units:
         values = [v for v in unit if v is not None]
         m = len(values)
@@ -358,6 +387,8 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
 
     ``ks`` caps the pass@k / pass^k curves at k = 1..min(ks, N); default N. TARr/TARa follow
     Atil et al. 2024, "LLM Stability" (total agreement rate over raw / parsed outputs).
+    Modal share, TARa and entropy count :func:`outcomes`: every unreadable reply is the one
+    outcome "no answer", so a format problem shows in the parse rate, not as inconsistency.
     """
     n = len(reruns)
     if n == 0:
@@ -365,15 +396,17 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
     c = sum(1 for r in reruns if r.passed and not r.error)
     errors = sum(1 for r in reruns if r.error)
     answers_seq = [None if r.error else r.answer for r in reruns]
+    seen = outcomes(reruns)
 
     counts = Counter(a for a in answers_seq if a is not None)
     first_seen = {a: i for i, a in reversed(list(enumerate(answers_seq))) if a is not None}
     answers = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], first_seen[kv[0]])))
-    modal_share = answers[0][1] / n if answers else 0.0
+    outcome_counts = Counter(o for o in seen if o is not None)
+    modal_share = max(outcome_counts.values()) / n if outcome_counts else 0.0
 
     raws = [r.raw for r in reruns]
     tar_raw = errors == 0 and all(x is not None for x in raws) and len(set(raws)) == 1
-    tar_answer = all(a is not None for a in answers_seq) and len(set(answers_seq)) == 1
+    tar_answer = errors == 0 and len(set(seen)) == 1
 
     kmax = n if ks is None else max(0, min(ks, n))
     texts = [r.raw for r in reruns if not r.error and r.raw is not None]
@@ -393,7 +426,7 @@ def case_stats(case_id: str, reruns: Sequence[Rerun], ks: int | None = None) -> 
         modal_share=modal_share,
         tar_raw=tar_raw,
         tar_answer=tar_answer,
-        entropy=normalized_entropy(answers_seq),
+        entropy=normalized_entropy(seen),
         pass_at_k=tuple(pass_at_k(n, c, k) for k in range(1, kmax + 1)),
         pass_hat_k=tuple(pass_hat_k(n, c, k) for k in range(1, kmax + 1)),
         parse_rate=sum(1 for a in answers_seq if a is not None) / n,
@@ -417,7 +450,7 @@ class GroupStats:
     reruns_max: int  # equals ``reruns`` unless cases have different N
     mean_pass_rate: float
     se: float  # case-clustered standard error of the mean pass rate
-    ci: tuple[float, float]  # mean ± z·SE clipped to [0, 1]
+    ci: tuple[float, float]  # mean ± t_{0.975, n−1}·SE clipped to [0, 1]
     tar_raw_at_n: float
     tar_answer_at_n: float
     mean_modal_share: float
@@ -450,11 +483,14 @@ def clustered_mean_ci(
 ) -> tuple[float, float, tuple[float, float]]:
     """Mean of per-case values with its case-clustered SE and 95% interval, clipped to [0, 1].
 
-    SE = sd(values, ddof=1)/√n (Miller 2024), because reruns of one case are not independent.
-    When the SE is 0 (one case, or every case at the same value, e.g. all 5/5) a ±0 interval
-    would overstate certainty, so the interval falls back to Wilson over ``pooled``
-    (successes, trials), which still reflects how many observations there were; without
-    ``pooled`` it stays the point.
+    SE = sd(values, ddof=1)/√n (Miller 2024), because reruns of one case are not independent;
+    the interval is mean ± t_{0.975, n−1}·SE. Student's t rather than 1.96 because suites have
+    tens of cases, not thousands: with 12–24 cases the normal interval covered the true mean
+    only 90.9–93.8% of the time in simulation, the t interval 93.3–95.0% (README, "How far to
+    trust the numbers"). When the SE is 0 (one case, or every case at the same value, e.g. all
+    5/5) a ±0 interval would overstate certainty, so the interval falls back to Wilson over
+    ``pooled`` (successes, trials), which still reflects how many observations there were;
+    without ``pooled`` it stays the point.
     """
     if not values:
         raise ValueError("clustered_mean_ci needs at least one value")
@@ -462,7 +498,8 @@ def clustered_mean_ci(
     mean = _mean(values)
     se = statistics.stdev(values) / math.sqrt(n) if n > 1 else 0.0
     if se > 0:
-        return mean, se, (max(0.0, mean - Z95 * se), min(1.0, mean + Z95 * se))
+        half = student_t_ppf(0.975, n - 1) * se
+        return mean, se, (max(0.0, mean - half), min(1.0, mean + half))
     if pooled is not None and pooled[1] > 0:
         return mean, se, wilson_interval(*pooled)
     return mean, se, (mean, mean)
@@ -478,6 +515,22 @@ def modal_share_ci(cases: Iterable[CaseStats]) -> tuple[float, float, tuple[floa
     return clustered_mean_ci(
         [c.modal_share for c in stats],
         pooled=(sum(round(c.modal_share * c.n) for c in stats), sum(c.n for c in stats)))
+
+
+def pass_hat_k_ci(cases: Iterable[CaseStats], k: int
+                  ) -> tuple[float, tuple[float, float]]:
+    """Mean pass^k over cases with its 95% interval.
+
+    Case-clustered (:func:`clustered_mean_ci`), except when every case's pass^k is 0 or 1 —
+    always so at k = N: each case then passed all k reruns or not, pass^k is the share of
+    cases that did, a binomial share of independent cases, and Wilson's interval over the
+    cases keeps its coverage where the clustered one (then a Wald interval) does not.
+    """
+    hats = [pass_hat_k(c.n, c.passes, k) for c in cases]
+    mean, _, ci = clustered_mean_ci(hats)
+    if all(h in (0.0, 1.0) for h in hats):
+        ci = wilson_interval(round(sum(hats)), len(hats))
+    return mean, ci
 
 
 def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
@@ -504,9 +557,7 @@ def group_stats(cases: Mapping[str, Sequence[Rerun]]) -> GroupStats:
         (cs for cs in stats if cs.unstable), key=lambda cs: (abs(cs.pass_rate - 0.5), cs.case_id)
     )
 
-    alpha = krippendorff_alpha_nominal(
-        [[None if r.error else r.answer for r in rr] for rr in cases.values()]
-    )
+    alpha = krippendorff_alpha_nominal([outcomes(rr) for rr in cases.values()])
     icc = icc1([[1.0 if (r.passed and not r.error) else 0.0 for r in rr] for rr in cases.values()])
 
     return GroupStats(

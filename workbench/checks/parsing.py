@@ -19,6 +19,10 @@ from workbench.checks.jsontext import NoJson, extract_json
 from workbench.checks.patterns import PatternTimeout, compile_pattern, search
 
 ParseType = Literal["raw", "label", "regex", "json", "number"]
+CONSTRAINABLE = ("label", "number", "json")
+# The one property of the JSON object a hosted model is held to when a label or number spec
+# is constrained through ``response_format`` (workbench.models.constraints).
+CONSTRAINED_KEY = "answer"
 
 
 class ParseSpec(BaseModel):
@@ -34,9 +38,25 @@ class ParseSpec(BaseModel):
         default=None, description="json: a path such as $.label, a.b[0] or a[-1]"
     )
     ignore_case: bool = True
+    constrain: bool = Field(
+        default=False,
+        description="hold the model to this answer's shape when it supports it (a grammar "
+        "for the embedded model, a JSON schema through response_format for others): label, "
+        "number and json specs",
+    )
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="json: the JSON schema a constrained output must follow"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ParseSpec:
+        if self.constrain and self.type not in CONSTRAINABLE:
+            raise ValueError(
+                f"'constrain' works with the types {', '.join(CONSTRAINABLE)}, not "
+                f"'{self.type}': it needs to know the answer's shape"
+            )
+        if self.json_schema is not None and self.type != "json":
+            raise ValueError("'json_schema' belongs to type 'json'")
         if self.type == "label":
             if not self.choices:
                 raise ValueError("type 'label' needs 'choices': the list of labels")
@@ -82,7 +102,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)
 
 def parse_output(spec: ParseSpec, text: str) -> Parsed:
     """Apply ``spec`` to one output."""
-    stripped = text.strip()
+    stripped = _unwrap_constrained(spec, text.strip())
     if spec.type == "raw":
         return Parsed(True, stripped) if stripped else Parsed(False, error="empty output")
     if spec.type == "label":
@@ -111,6 +131,21 @@ def parse_output(spec: ParseSpec, text: str) -> Parsed:
         except PathMissing:
             return Parsed(False, error=f"path {spec.path} not found in JSON")
     return Parsed(True, value)
+
+
+def _unwrap_constrained(spec: ParseSpec, text: str) -> str:
+    """The answer inside ``{"answer": ...}``, the object a hosted model returns when a label or
+    number spec is constrained (a label that happens to be the key must not win); other
+    text as it is."""
+    if not (spec.constrain and spec.type in ("label", "number") and text.startswith("{")):
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict) and isinstance(value.get(CONSTRAINED_KEY), (str, int, float)):
+        return str(value[CONSTRAINED_KEY])
+    return text
 
 
 def _parse_label(spec: ParseSpec, text: str) -> Parsed:

@@ -26,6 +26,7 @@ from workbench.checks.assertions import (
 from workbench.checks.parsing import parse_output
 from workbench.engine.plan import Plan
 from workbench.errors import InputError
+from workbench.models.constraints import constraint_params
 from workbench.models.errors import ModelError
 from workbench.models.gateway import Gateway
 from workbench.prompts.version import PromptVersion
@@ -120,13 +121,20 @@ class Runner:
         error: str | None = None
         raw: str | None = None
         try:
-            for index in range(prompt.step_count()):
+            last = prompt.step_count() - 1
+            for index in range(last + 1):
                 step = prompt.render_step(index, case.vars, outputs)
+                step_model = step.model or model_name
                 params = {**prompt.spec.params, **step.params, **self.plan.params,
                           **model.get("params", {})}
                 seed = self._seed(params, rerun)
                 params["seed"] = seed
-                step_model = step.model or model_name
+                # A parse spec with constrain: true, as this model's request parameter (a
+                # parameter the user set wins); stored with the step, so the history sees it.
+                shape = step.parse if step.parse is not None and step.parse.constrain \
+                    else prompt.spec.parse if index == last else None
+                for name, value in constraint_params(shape, step_model).items():
+                    params.setdefault(name, value)
                 record = StepRecord(output=step.output, model=step_model,
                                     messages=step.messages, params=params)
                 steps.append(record)

@@ -9,6 +9,7 @@ and the TUI alike. The sentences and the formats live in
 
 from workbench.escalation.checks import (
     CHECK_EXAMPLES,
+    CHECK_FORMAT,
     CHECK_LEVERS,
     CHECK_PLATEAU,
     CHECK_SERVING,
@@ -35,6 +36,7 @@ from workbench.escalation.checks import (
     Check,
     ColdRun,
     ExamplesCheck,
+    FormatCheck,
     Gate,
     Improvement,
     Lever,
@@ -67,6 +69,7 @@ from workbench.escalation.report import (
     PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
+    VERDICT_FIX_FORMAT,
     VERDICT_INCONCLUSIVE,
     VERDICT_KEEP_ITERATING,
     VERDICT_MEETS_TARGET,
@@ -85,6 +88,7 @@ from workbench.escalation.rule import (
     VOTE_GAIN,
     best_point,
     escalate,
+    is_improvement,
     vote_passes,
 )
 from workbench.escalation.settings import (
@@ -96,14 +100,16 @@ from workbench.escalation.short_prompt import prompt_messages
 
 __all__ = [
     # checks
-    "CHECK_EXAMPLES", "CHECK_LEVERS", "CHECK_PLATEAU", "CHECK_SERVING", "CHECK_TARGET",
+    "CHECK_EXAMPLES", "CHECK_FORMAT", "CHECK_LEVERS", "CHECK_PLATEAU", "CHECK_SERVING",
+    "CHECK_TARGET",
     "LEVEL_GOOD", "LEVEL_START", "LEVEL_TOO_FEW",
     "LEVER_FEW_SHOT", "LEVER_FORMAT", "LEVER_TEMPERATURE", "LEVER_VOTING",
     "METRIC_MODAL_SHARE", "METRIC_PASS_HAT_K", "METRIC_TAR_ANSWER",
     "PLATEAU_IMPROVING", "PLATEAU_REACHED", "PLATEAU_TOO_FEW",
     "SERVING_DETERMINISTIC", "SERVING_NONDETERMINISTIC", "SERVING_UNTESTED",
     "TARGET_BELOW", "TARGET_MET", "TARGET_UNCERTAIN",
-    "Check", "ColdRun", "ExamplesCheck", "Gate", "Improvement", "Lever", "LeversCheck",
+    "Check", "ColdRun", "ExamplesCheck", "FormatCheck", "Gate", "Improvement", "Lever",
+    "LeversCheck",
     "PlateauCheck", "Serving", "ServingCheck", "TargetCheck", "TrainingExamples", "VoteLever",
     # history
     "History", "HistoryPoint", "NoHistoryError", "load_history", "no_runs",
@@ -115,11 +121,13 @@ __all__ = [
     "COST_NO_FINETUNED_PRICE", "COST_NO_PRICE", "COST_NO_PRICE_LOCAL", "COST_NO_TRAINING_PRICE",
     "COST_SHORT_PROMPT_UNKNOWN",
     "PRICES_FROM_FINETUNE", "PRICES_FROM_LITELLM", "PRICES_FROM_SUITE", "PRICES_UNKNOWN",
-    "VERDICT_COLLECT", "VERDICT_FINE_TUNE", "VERDICT_INCONCLUSIVE", "VERDICT_KEEP_ITERATING",
+    "VERDICT_COLLECT", "VERDICT_FINE_TUNE", "VERDICT_FIX_FORMAT", "VERDICT_INCONCLUSIVE",
+    "VERDICT_KEEP_ITERATING",
     "VERDICT_MEETS_TARGET", "VERDICT_SERVING", "VERDICT_TRY_LEVERS",
     "Assessment", "CostComparison", "EscalationReport", "Interval", "Sensitivity", "TrendPoint",
     # rule
-    "GOOD_EXAMPLES", "MIN_EXAMPLES", "VOTE_GAIN", "best_point", "escalate", "vote_passes",
+    "GOOD_EXAMPLES", "MIN_EXAMPLES", "VOTE_GAIN", "best_point", "escalate", "is_improvement",
+    "vote_passes",
     # short prompt
     "prompt_messages",
     # settings

@@ -11,11 +11,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+CHECK_FORMAT = "answers readable"
 CHECK_TARGET = "below target"
 CHECK_SERVING = "not serving"
 CHECK_PLATEAU = "plateau"
 CHECK_LEVERS = "cheap levers tried"
 CHECK_EXAMPLES = "enough examples"
+
+# --------------------------------------------------------------------------------------------
+# Answers readable (the output format)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormatCheck:
+    """Can the best version's answers be read? Below the parse-rate target its consistency
+    and pass rates measure the output format more than its answers, so the format comes
+    first. Errors (no reply at all) are not a format problem and are left out."""
+
+    ok: bool
+    ref: str  # the best version
+    parse_rate: float  # replies with a readable answer / replies
+    target: float
+    replies: int  # reruns that got a reply
+    unreadable: int  # replies without a readable answer
+    constrained: bool  # the best version's requests held the model to the format
+    constrained_by: tuple[str, ...]  # every version whose requests did
+
+    name: ClassVar[str] = CHECK_FORMAT
+
 
 # --------------------------------------------------------------------------------------------
 # Below target
@@ -223,4 +247,4 @@ class ExamplesCheck:
     name: ClassVar[str] = CHECK_EXAMPLES
 
 
-Check = TargetCheck | ServingCheck | PlateauCheck | LeversCheck | ExamplesCheck
+Check = FormatCheck | TargetCheck | ServingCheck | PlateauCheck | LeversCheck | ExamplesCheck

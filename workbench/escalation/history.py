@@ -43,7 +43,7 @@ class HistoryPoint:
     created: float  # when this version × model was first run (orders the trend)
     kind: str  # zero-shot | few-shot | chain | unknown
     parse_type: str  # raw | label | regex | json | number
-    format_constrained: bool  # a parse spec other than raw, or a response_format param
+    format_constrained: bool  # a request held the model to a format (grammar, response_format)
     temperature: float | None  # highest temperature sent; None = provider default
     reruns: dict[str, list[Rerun]]  # by case id
     expected: dict[str, Any]  # case id → expected answer (None = none)
@@ -80,8 +80,12 @@ def _temperature(cells: Sequence[Any]) -> float | None:
 
 
 def _format_param(cells: Sequence[Any]) -> bool:
-    return any("response_format" in step.params
-               for cell in cells[:1] for step in cell.steps)
+    """Did the requests hold the model to an output format? Only a real constraint counts
+    (a grammar or a response_format, e.g. from ``constrain: true``): a parse spec is how the
+    answer is read, not a constraint on the model."""
+    from workbench.models.constraints import constrains_output
+
+    return any(constrains_output(step.params) for cell in cells[:1] for step in cell.steps)
 
 
 def _chars(messages: Sequence[Mapping[str, Any]]) -> int:
@@ -179,8 +183,7 @@ def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mappin
         created=0.0,
         kind=prompt.spec.kind if prompt else "unknown",
         parse_type=prompt.spec.parse.type if prompt else "raw",
-        format_constrained=(prompt is not None and prompt.spec.parse.type != "raw")
-        or _format_param(cells),
+        format_constrained=_format_param(cells),
         temperature=_temperature(cells),
         reruns=reruns_by_case(group),
         expected={case.case_id: expected.get(case.case_id) for case in group.cases},

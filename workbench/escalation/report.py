@@ -20,6 +20,7 @@ from workbench.escalation.prices import Price
 from workbench.escalation.settings import EscalationSettings
 
 # The verdicts, in the rule's order: the first check that fails names one.
+VERDICT_FIX_FORMAT = "fix the output format first"
 VERDICT_MEETS_TARGET = "meets target"
 VERDICT_INCONCLUSIVE = "inconclusive"
 VERDICT_SERVING = "fix serving first"
@@ -51,6 +52,7 @@ class TrendPoint:
     k: int
     pass_rate: Interval
     consistency: Interval  # the settings' metric
+    parse_rate: float  # mean share of reruns with a readable answer, shown beside consistency
     modal_share: float
     tar_answer: float
     tar_raw: float

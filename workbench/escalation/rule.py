@@ -1,9 +1,12 @@
 """The escalation rule: is fine-tuning warranted, or is there something cheaper to try?
 
 It works on a suite's stored history — every prompt version × model the suite ever ran — and
-applies one rule, the one README.md's "Escalation" section describes. Fine-tuning is
-recommended only when all of these hold for the best version (highest pass^k, then pass
-rate, then consistency):
+applies one rule, the one README.md's "Escalation" section describes. First the **format
+check**: when the best version's answers cannot be read often enough (its parse rate is below
+the target, 0.95 by default), the verdict is to fix the output format first, because its
+consistency and pass rates then measure the format. Fine-tuning is recommended only when
+that holds and all of these hold for the best version (highest pass^k, then pass rate, then
+consistency):
 
 1. **below target**: its consistency (mean modal share or TARa@N) or its pass^k is below the
    target *and the 95% interval excludes the target*;
@@ -42,11 +45,10 @@ from workbench.analysis.stats import (
     Comparison,
     GroupStats,
     Rerun,
-    clustered_mean_ci,
     compare,
     group_stats,
     modal_share_ci,
-    pass_hat_k,
+    pass_hat_k_ci,
     wilson_interval,
 )
 from workbench.errors import InputError
@@ -71,6 +73,7 @@ from workbench.escalation.checks import (
     Check,
     ColdRun,
     ExamplesCheck,
+    FormatCheck,
     Gate,
     Improvement,
     Lever,
@@ -96,6 +99,7 @@ from workbench.escalation.report import (
     PRICES_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
+    VERDICT_FIX_FORMAT,
     VERDICT_INCONCLUSIVE,
     VERDICT_KEEP_ITERATING,
     VERDICT_MEETS_TARGET,
@@ -146,10 +150,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
     n = len(cases)
     modal = modal_share_ci(cases)
     tar_a = sum(c.tar_answer for c in cases)
-    hat = [pass_hat_k(c.n, c.passes, k) for c in cases]
-    hat_mean, hat_se, hat_ci = clustered_mean_ci(hat)
-    if hat_se == 0 and hat_mean in (0.0, 1.0):
-        hat_ci = wilson_interval(round(hat_mean * n), n)
+    hat_mean, hat_ci = pass_hat_k_ci(cases, k)
     consistency = (Interval(modal[0], modal[2]) if settings.metric == METRIC_MODAL_SHARE
                    else Interval(tar_a / n, wilson_interval(tar_a, n)))
     point = TrendPoint(
@@ -157,6 +158,7 @@ def _trend_point(p: HistoryPoint, settings: EscalationSettings) -> tuple[TrendPo
         kind=p.kind, temperature=p.temperature, n_cases=n, reruns=st.reruns, k=k,
         pass_rate=Interval(st.mean_pass_rate, st.ci),
         consistency=consistency,
+        parse_rate=st.mean_parse_rate,
         modal_share=st.mean_modal_share,
         tar_answer=st.tar_answer_at_n,
         tar_raw=st.tar_raw_at_n,
@@ -171,6 +173,21 @@ def _rank(t: TrendPoint) -> tuple[float, float, float]:
     """Best version first: highest pass^k (right *and* repeatable), then pass rate, then
     consistency."""
     return (t.pass_hat_k.value, t.pass_rate.value, t.consistency.value)
+
+
+def _format_check(points: Sequence[HistoryPoint], best: HistoryPoint,
+                  settings: EscalationSettings) -> FormatCheck:
+    """Is the best version's answer readable often enough to judge anything else? Counted
+    over its replies (an error is no reply, not a format problem), with the versions whose
+    requests held the model to the format (the lever that fixes it)."""
+    replies = [r for rr in best.reruns.values() for r in rr if not r.error]
+    unreadable = sum(1 for r in replies if r.answer is None)
+    rate = 1.0 - unreadable / len(replies) if replies else 1.0
+    return FormatCheck(
+        ok=rate >= settings.parse_rate_target, ref=best.ref, parse_rate=rate,
+        target=settings.parse_rate_target, replies=len(replies), unreadable=unreadable,
+        constrained=best.format_constrained,
+        constrained_by=tuple(p.ref for p in points if p.format_constrained))
 
 
 def _target_check(best: TrendPoint, settings: EscalationSettings) -> TargetCheck:
@@ -189,6 +206,13 @@ def _target_check(best: TrendPoint, settings: EscalationSettings) -> TargetCheck
     return TargetCheck(outcome == TARGET_BELOW, outcome, best.ref, tuple(gates))
 
 
+def is_improvement(cmp: Comparison) -> bool:
+    """Did b improve on a: pass rate better, or modal share better without pass rate worse?"""
+    pr, cs = cmp.pass_rate, cmp.consistency
+    return pr.verdict == VERDICT_BETTER or (
+        cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
+
+
 def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
                   ) -> list[Improvement]:
     """Each of the last ``window - 1`` versions against the best version before it."""
@@ -201,13 +225,11 @@ def _improvements(points: Sequence[tuple[HistoryPoint, TrendPoint]], window: int
         p, t = points[i]
         cmp: Comparison = compare(base_p.reruns, p.reruns, resamples=BOOTSTRAP_RESAMPLES)
         pr, cs = cmp.pass_rate, cmp.consistency
-        improved = pr.verdict == VERDICT_BETTER or (
-            cs.verdict == VERDICT_BETTER and pr.verdict != VERDICT_WORSE)
         out.append(Improvement(
             ref=t.ref, baseline=base_t.ref, n_shared=cmp.n_shared,
             pass_rate_diff=pr.mean_diff, pass_rate_ci=pr.t_ci, pass_rate_verdict=pr.verdict,
             consistency_diff=cs.mean_diff, consistency_ci=cs.t_ci,
-            consistency_verdict=cs.verdict, improved=improved,
+            consistency_verdict=cs.verdict, improved=is_improvement(cmp),
         ))
     return out
 
@@ -341,6 +363,7 @@ def _cost(best: HistoryPoint, examples: TrainingExamples, settings: EscalationSe
 # The verdict each check names when it is the first to fail (the target check names one of
 # two, see _verdict).
 _FAILED: dict[type, str] = {
+    FormatCheck: VERDICT_FIX_FORMAT,
     ServingCheck: VERDICT_SERVING,
     PlateauCheck: VERDICT_KEEP_ITERATING,
     LeversCheck: VERDICT_TRY_LEVERS,
@@ -349,15 +372,19 @@ _FAILED: dict[type, str] = {
 
 
 def _verdict(checks: Sequence[Check]) -> tuple[str, tuple[Check, ...]]:
-    """The verdict and the checks it rests on: the first failing check names it, and rests
-    on the target check (is there a shortfall at all?) and itself; when none fails, on all."""
+    """The verdict and the checks it rests on: the first failing check names it. The format
+    check and the target check rest on themselves; a later one on the target check (is there
+    a shortfall at all?) and itself. When none fails, on all."""
     failed = next((c for c in checks if not c.ok), None)
     if failed is None:
         return VERDICT_FINE_TUNE, tuple(checks)
     if isinstance(failed, TargetCheck):
         met = failed.outcome == TARGET_MET
         return (VERDICT_MEETS_TARGET if met else VERDICT_INCONCLUSIVE), (failed,)
-    return _FAILED[type(failed)], (checks[0], failed)
+    if isinstance(failed, FormatCheck):
+        return _FAILED[FormatCheck], (failed,)
+    target = next(c for c in checks if isinstance(c, TargetCheck))
+    return _FAILED[type(failed)], (target, failed)
 
 
 def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings,
@@ -371,6 +398,7 @@ def _assess(model: str, points: list[HistoryPoint], settings: EscalationSettings
     blocking = tuple(lv for lv in levers if lv.blocks)
     examples = _examples(best_p)
     checks: tuple[Check, ...] = (  # the rule's order
+        _format_check(points, best_p, settings),
         _target_check(best_t, settings),
         ServingCheck(not serving.explains, best_t.ref, best_t.temperature, best_t.reruns,
                      best_t.tar_raw, serving),

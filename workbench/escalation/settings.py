@@ -9,6 +9,7 @@ from typing import Any
 from workbench.escalation.prices import Price
 
 DEFAULT_TARGET = 0.9
+DEFAULT_PARSE_RATE = 0.95  # below it, answers are too often unreadable to judge anything else
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class EscalationSettings:
 
     target: float = DEFAULT_TARGET
     metric: str = "modal_share"  # or "tar_answer" (checks.METRIC_*)
+    parse_rate_target: float = DEFAULT_PARSE_RATE  # the format check's target
     pass_hat_k: float | None = None
     k: int | None = None  # default: each version's N
     pass_rate: float | None = None  # what majority voting must reach to count as a fix
@@ -49,6 +51,7 @@ def settings_from_suite(spec: Any) -> EscalationSettings:
     return EscalationSettings(
         target=target if target is not None else DEFAULT_TARGET,
         metric=esc.metric,
+        parse_rate_target=esc.parse_rate,
         pass_hat_k=esc.pass_hat_k if esc.pass_hat_k is not None else t.get("pass_hat_k"),
         k=esc.k if esc.k is not None else t.get("k"),
         pass_rate=t.get("pass_rate"),

@@ -42,7 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.models.errors import ContextWindowExceeded, ModelError, ModelUnavailable
+from workbench.models.errors import (
+    BadRequest,
+    ContextWindowExceeded,
+    ModelError,
+    ModelUnavailable,
+)
 from workbench.models.transport import Reply, Request
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; both imports are slow or optional
@@ -261,6 +266,7 @@ class LocalChatModel:
         seed: int | None = None,
         stop: str | list[str] | None = None,
         response_format: dict[str, Any] | None = None,
+        grammar: str | None = None,
         **sampling: Any,
     ) -> LocalReply:
         """Run one chat completion with the GGUF's own chat template.
@@ -271,7 +277,8 @@ class LocalChatModel:
         ``presence_penalty``, ``frequency_penalty``) are passed to llama.cpp when not ``None``.
         ``response_format`` (OpenAI shape) constrains decoding with a JSON grammar; note that
         llama.cpp's schema-less JSON grammar is slow (seconds per token at worst), a
-        ``json_schema`` much less so.
+        ``json_schema`` much less so. ``grammar`` (GBNF text, e.g. from
+        :mod:`workbench.models.constraints`) constrains decoding to its sentences.
         """
         used_seed = _normalise_seed(seed)
         kwargs: dict[str, Any] = {
@@ -290,6 +297,8 @@ class LocalChatModel:
             kwargs["response_format"] = llama_format
         with _call_lock:
             llm = _get_llama()
+            if grammar:
+                kwargs["grammar"] = _llama_grammar(llm, grammar)
             # Start from an empty KV cache: otherwise llama-cpp-python reuses the longest
             # common token prefix of the previous call, and the result of a call would depend
             # on which call ran before it.
@@ -323,13 +332,37 @@ def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, 
     return {"type": "json_object", **({"schema": schema} if schema else {})}
 
 
+_grammars: dict[str, llama_cpp.LlamaGrammar] = {}  # by GBNF text; used under _call_lock
+
+
+def _llama_grammar(llm: llama_cpp.Llama, gbnf: str) -> llama_cpp.LlamaGrammar:
+    """A llama.cpp grammar from GBNF text (constrained decoding), checked and built once per
+    text. Checked first because llama.cpp crashes the process when a grammar that does not
+    parse reaches its sampler."""
+    grammar = _grammars.get(gbnf)
+    if grammar is not None:
+        return grammar
+    llama_mod = _import_llama_cpp()
+    sampler = llama_mod.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"),
+                                                   b"root")
+    if not sampler:
+        raise BadRequest(f"the grammar for {MODEL_NAME} does not parse (GBNF with a 'root' "
+                         f"rule expected): {gbnf[:200]!r}", label="GrammarError")
+    llama_mod.llama_sampler_free(sampler)
+    if len(_grammars) >= 64:
+        _grammars.clear()
+    grammar = _grammars[gbnf] = llama_mod.LlamaGrammar.from_string(gbnf, verbose=False)
+    return grammar
+
+
 _EXTRA_SAMPLING = frozenset(
     {"top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty"}
 )
 # Parameters we accept, beyond the explicit ones of ``chat``; others are dropped, as litellm's
 # ``drop_params`` drops what a provider lacks.
 _ACCEPTED = (
-    frozenset({"temperature", "top_p", "max_tokens", "seed", "stop", "response_format"})
+    frozenset({"temperature", "top_p", "max_tokens", "seed", "stop", "response_format",
+               "grammar"})
     | _EXTRA_SAMPLING
 )
 

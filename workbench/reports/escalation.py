@@ -64,15 +64,15 @@ def _iv(value: float, ci: tuple[float, float], percent: bool = False) -> str:
 def trend_header(report: EscalationReport, a: Assessment) -> list[str]:
     k = a.trend[-1].k if a.trend else "k"
     return ["Version", "Kind", "Temp.", "Pass rate (95% CI)",
-            f"{metric_label(report.settings.metric)} (95% CI)", "TARa", "TARr",
+            f"{metric_label(report.settings.metric)} (95% CI)", "Parse rate", "TARa", "TARr",
             f"pass^{k} (95% CI)", "Majority vote", "Tokens/call"]
 
 
 def trend_row(t: TrendPoint, best: str) -> list[str]:
     return [t.ref + (" ★" if t.ref == best else ""), t.kind, _temp(t.temperature),
             _iv(t.pass_rate.value, t.pass_rate.ci, percent=True),
-            _iv(t.consistency.value, t.consistency.ci), f"{t.tar_answer:.0%}",
-            f"{t.tar_raw:.0%}", _iv(t.pass_hat_k.value, t.pass_hat_k.ci),
+            _iv(t.consistency.value, t.consistency.ci), f"{t.parse_rate:.0%}",
+            f"{t.tar_answer:.0%}", f"{t.tar_raw:.0%}", _iv(t.pass_hat_k.value, t.pass_hat_k.ci),
             f"{t.vote_pass_rate:.0%}", f"{t.tokens_per_call:.0f}"]
 
 
@@ -269,7 +269,7 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
         el("h3", "Trend over versions"),
         el("div", _trend_chart(report, a), class_="charts"),
         table(trend_header(report, a), [trend_row(t, a.best) for t in a.trend],
-              numeric=range(2, 10)),
+              numeric=range(2, 11)),
         el("h3", "Did the last versions improve?"),
         table(["Version", "vs best before", "Shared cases", "Δ pass rate (95% CI)", "Verdict",
                "Δ modal share (95% CI)", "Verdict", "Improved"], improvements, numeric=[2])
@@ -303,8 +303,10 @@ def render_escalation_html(report: EscalationReport, suite_arg: str | None = Non
            + (f", pass^k target {report.settings.pass_hat_k:g}"
               if report.settings.pass_hat_k is not None else "")
            + f", plateau over the last {report.settings.plateau} versions", class_="meta"),
-        el("p", "Fine-tuning is recommended only when the best version stays below the target "
-                "with its 95% interval excluding it, the shortfall is not serving "
+        el("p", "First, the best version's answers must be readable (its parse rate at least "
+                f"{report.settings.parse_rate_target:g}); otherwise fix the output format "
+                "first. Fine-tuning is recommended only when the best version stays below the "
+                "target with its 95% interval excluding it, the shortfall is not serving "
                 "nondeterminism, the last versions brought no detectable improvement, the "
                 "cheap levers were tried, and there are at least 10 training examples.",
            class_="muted"),

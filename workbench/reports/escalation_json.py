@@ -1,4 +1,4 @@
-"""The escalation report as JSON (schema ``workbench.escalation/1``), for machines.
+"""The escalation report as JSON (schema ``workbench.escalation/2``), for machines.
 
 The numbers of :class:`workbench.escalation.EscalationReport` with, beside each check, lever,
 cost note and the examples count, the sentence every other format shows (from
@@ -25,7 +25,7 @@ from workbench.reports.escalation_text import (
 )
 from workbench.text import escape_json_controls
 
-SCHEMA = "workbench.escalation/1"
+SCHEMA = "workbench.escalation/2"
 
 
 def _assessment(a: Assessment) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from workbench.escalation.checks import (
     TARGET_UNCERTAIN,
     ColdRun,
     ExamplesCheck,
+    FormatCheck,
     Gate,
     Lever,
     LeversCheck,
@@ -42,6 +43,7 @@ from workbench.escalation.report import (
     COST_SHORT_PROMPT_UNKNOWN,
     VERDICT_COLLECT,
     VERDICT_FINE_TUNE,
+    VERDICT_FIX_FORMAT,
     VERDICT_INCONCLUSIVE,
     VERDICT_KEEP_ITERATING,
     VERDICT_MEETS_TARGET,
@@ -87,6 +89,30 @@ def _tar_raw(runs: tuple[ColdRun, ...]) -> str:
 def check_detail(check: object) -> str:
     """The numbers behind one check of the rule, as a sentence."""
     raise TypeError(f"no sentence for {type(check).__name__}")
+
+
+@check_detail.register
+def _(check: FormatCheck) -> str:
+    text = (f"{check.ref}: parse rate {check.parse_rate:.2f} vs target {check.target:g} "
+            f"({check.unreadable} of {check.replies} replies had no readable answer)")
+    if check.ok:
+        return text + " — its answers can be read"
+    return text + " — fix the output format first: " + format_levers(check)
+
+
+def format_levers(check: FormatCheck) -> str:
+    """What holds the model to the answer's shape, and whether a version already tried it."""
+    constrain = ("set 'constrain: true' on the parse spec (a grammar for the embedded model, a "
+                 "JSON schema through response_format for hosted ones)")
+    if check.constrained:
+        lever = ("its requests already held the model to a format, yet replies did not parse: "
+                 "make the parse spec read what the constraint produces")
+    elif check.constrained_by:
+        lever = (f"{', '.join(check.constrained_by)} held the model to the format, "
+                 f"{check.ref} did not: {constrain}")
+    else:
+        lever = f"no version held the model to the format: {constrain}"
+    return lever + "; and state the format in the prompt, or show it in few-shot examples"
 
 
 @check_detail.register
@@ -164,8 +190,9 @@ def lever_detail(lever: Lever | VoteLever) -> str:
                 "temperature 0 in a new version")
     if lever.name == LEVER_FEW_SHOT:
         return "no version had few-shot examples: add a few worked examples"
-    return ("no version constrained the output: add a parse spec (label, json, …) or a "
-            "response_format so answers are compared, not wording")
+    return ("no version constrained the output (a parse spec only reads it): set "
+            "'constrain: true' on the parse spec — a grammar for the embedded model, a JSON "
+            "schema through response_format for hosted ones — or a response_format param")
 
 
 def serving_text(serving: Serving) -> str:
@@ -229,6 +256,10 @@ _HEADLINES: dict[str, str] = {
     VERDICT_FINE_TUNE: "Recommend fine-tuning: {best} stays below the target after honest "
                        "prompt iteration, the cheap levers are tried, and there are enough "
                        "examples.",
+    VERDICT_FIX_FORMAT: "Fix the output format first: {best} gives no readable answer in "
+                        "{unreadable:.0%} of its replies, so its consistency and pass rates "
+                        "measure the format more than its answers; neither another wording nor "
+                        "fine-tuning should be judged on them.",
     VERDICT_MEETS_TARGET: "No fine-tuning needed: {best} meets the target.",
     VERDICT_INCONCLUSIVE: "Inconclusive: {best} is below the target, but not by more than the "
                           "uncertainty; measure more before deciding.",
@@ -245,8 +276,10 @@ _HEADLINES: dict[str, str] = {
 
 def headline(a: Assessment) -> str:
     """The verdict as one sentence about the best version."""
+    fmt = next((c for c in a.checks if isinstance(c, FormatCheck)), None)
     return _HEADLINES[a.verdict].format(
-        best=a.best, levers=", ".join(lv.name for lv in a.levers if lv.blocks))
+        best=a.best, levers=", ".join(lv.name for lv in a.levers if lv.blocks),
+        unreadable=1.0 - fmt.parse_rate if fmt else 0.0)
 
 
 def reasons(a: Assessment) -> tuple[str, ...]:

@@ -90,15 +90,15 @@ def _summary_table(results: RunResults) -> Markup:
             el("a", g.variant, href=f"#{_anchor(g)}"), g.model,
             f"{pct(st.mean_pass_rate)} ({pct(st.ci[0])}–{pct(st.ci[1])})",
             pct(st.tar_answer_at_n), pct(st.tar_raw_at_n), f"{st.mean_modal_share:.2f}",
-            f"{st.pass_hat_k[-1]:.2f}" if st.pass_hat_k else "–", alpha,
+            pct(st.mean_parse_rate), f"{st.pass_hat_k[-1]:.2f}" if st.pass_hat_k else "–", alpha,
             f"{len(st.unstable)}/{st.n_cases}", str(g.errors),
             f"{g.prompt_tokens + g.completion_tokens:,}", f"${g.cost:.4f}",
             (_badge(met == len(g.checks), f"{met}/{len(g.checks)} met",
                     f"{met}/{len(g.checks)} met") if g.checks else "–"),
         ])
     return table(["Variant", "Model", "Pass rate (95% CI)", f"TARa@{n}", f"TARr@{n}",
-                  "Modal share", f"pass^{n}", "Krippendorff α", "Unstable", "Errors", "Tokens",
-                  "Cost", "Thresholds"], rows, numeric=range(2, 12))
+                  "Modal share", "Parse rate", f"pass^{n}", "Krippendorff α", "Unstable",
+                  "Errors", "Tokens", "Cost", "Thresholds"], rows, numeric=range(2, 13))
 
 
 def _charts(results: RunResults) -> Markup:
@@ -195,7 +195,8 @@ def _comparisons(results: RunResults) -> Markup:
 def _steps(group: GroupResult) -> Markup:
     n = group.stats.reruns
     rows = [[el("code", name), pct(st.tar_answer_at_n), pct(st.tar_raw_at_n),
-             f"{st.mean_modal_share:.2f}", f"{st.mean_entropy:.2f}", f"{st.mean_similarity:.2f}"]
+             f"{st.mean_modal_share:.2f}", pct(st.mean_parse_rate), f"{st.mean_entropy:.2f}",
+             f"{st.mean_similarity:.2f}"]
             for name, st in group.step_stats.items()]
     first = first_varying_step(group)
     lowest = lowest_tar_step(group)
@@ -207,8 +208,8 @@ def _steps(group: GroupResult) -> Markup:
             note += f" Lowest agreement at step '{lowest[0]}' " \
                     f"(TARa@{n} {pct(lowest[1].tar_answer_at_n)})."
     return join([el("h3", "Per step (chain)"),
-                 table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Entropy",
-                        "Similarity"], rows, numeric=range(1, 6)),
+                 table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Parse rate",
+                        "Entropy", "Similarity"], rows, numeric=range(1, 7)),
                  el("p", note)])
 
 
@@ -264,7 +265,8 @@ def _case(case: CaseResult, expanded: bool = False) -> Markup:
             for i in range(n_steps)]
     flag = el("span", "unstable", class_="badge warn") if s.unstable else None
     summary = el("summary", el("code", case.case_id), f" — {s.passes}/{s.n} passed · modal "
-                 f"share {s.modal_share:.2f} · answers: {dist} ", flag)
+                 f"share {s.modal_share:.2f} · parse rate {pct(s.parse_rate)} · answers: {dist} ",
+                 flag)
     info = [el("div", "vars: ", el("code", _vars_text(case.vars)), class_="meta")]
     if case.expected is not None:
         info.append(el("div", "expected: ", el("code", _answer_text(case.expected)),
@@ -296,7 +298,8 @@ def _group(group: GroupResult) -> Markup:
         el("h2", group.label, id=_anchor(group)),
         el("p", f"{st.n_cases} cases × {st.reruns} reruns · pass rate {pass_rate_ci(st)} · "
                 f"TARa@{st.reruns} {pct(st.tar_answer_at_n)} · modal share "
-                f"{st.mean_modal_share:.2f} · {st.precision_advice}"),
+                f"{st.mean_modal_share:.2f} · parse rate {pct(st.mean_parse_rate)} · "
+                f"{st.precision_advice}"),
         el("ul", checks) if checks else None,
         _steps(group) if group.step_stats else None,
         el("h3", f"Unstable cases ({len(flaky)}), flakiest first"),

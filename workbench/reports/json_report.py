@@ -1,6 +1,6 @@
 """The versioned JSON report: everything a run measured, for machines.
 
-The schema is named and versioned (``"schema": "workbench.run/1"``) so dashboards and scripts
+The schema is named and versioned (``"schema": "workbench.run/2"``) so dashboards and scripts
 can rely on it: fields are only ever added within a major version; renaming or removing one
 bumps the version. Unlike promptfoo's flat result rows, reruns are nested under their case,
 because the case (not the single call) is the unit the variance statistics are about.
@@ -19,12 +19,13 @@ from workbench import __version__
 from workbench.analysis.results import CaseResult, GroupResult, RunResults
 from workbench.analysis.stats import GroupStats
 from workbench.atomic import atomic_writer
+from workbench.checks.parsing import answer_key
 from workbench.jsonable import LazyList, jsonable
 from workbench.reports._common import iso_utc
 from workbench.store.records import CellRecord
 from workbench.text import escape_json_controls
 
-SCHEMA = "workbench.run/1"
+SCHEMA = "workbench.run/2"
 
 
 def _summary(stats: GroupStats) -> dict[str, Any]:
@@ -54,12 +55,23 @@ def _rerun(cell: CellRecord) -> dict[str, Any]:
     }
 
 
+def _case_stats(case: CaseResult) -> dict[str, Any]:
+    """The case's statistics, each distinct answer written as the value the reruns parsed
+    (``8``, not the text ``"8"`` the statistics compare answers by)."""
+    stats = case.stats.to_dict()
+    values = {answer_key(c.answer): c.answer for c in case.cells
+              if c.status == "ok" and c.parse_ok}
+    stats["answers"] = [{**a, "answer": values.get(a["answer"], a["answer"])}
+                        for a in stats["answers"]]
+    return stats
+
+
 def _case(case: CaseResult) -> dict[str, Any]:
     return {
         "id": case.case_id,
         "vars": case.vars,
         "expected": case.expected,
-        "stats": case.stats.to_dict(),
+        "stats": _case_stats(case),
         "reruns": [_rerun(cell) for cell in case.cells],
     }
 

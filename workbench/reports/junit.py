@@ -102,7 +102,8 @@ def _case_element(parent: ET.Element, classname: str, case: CaseResult) -> str |
              time=_seconds(case.cells))
     _properties(tc, {
         "pass_rate": s.pass_rate, "passes": s.passes, "reruns": s.n,
-        "modal_share": s.modal_share, "tar_answer": s.tar_answer, "tar_raw": s.tar_raw,
+        "modal_share": s.modal_share, "parse_rate": s.parse_rate, "tar_answer": s.tar_answer,
+        "tar_raw": s.tar_raw,
         "unstable": s.unstable, "errors": s.errors,
     })
     if s.errors:
@@ -140,6 +141,7 @@ def _group_suite(root: ET.Element, results: RunResults, group: GroupResult) -> t
         "reruns": st.reruns, "pass_rate": st.mean_pass_rate, "ci_low": st.ci[0],
         "ci_high": st.ci[1], "tar_answer_at_n": st.tar_answer_at_n,
         "tar_raw_at_n": st.tar_raw_at_n, "modal_share": st.mean_modal_share,
+        "parse_rate": st.mean_parse_rate,
         "unstable_cases": len(st.unstable), "errors": group.errors, "cost": group.cost,
     })
     failures = errors = 0

@@ -72,7 +72,7 @@ def _thresholds(group: GroupResult) -> str:
 def _overview(results: RunResults) -> list[str]:
     n = results.plan.reruns
     header = ["Variant", "Model", "Pass rate (95% CI)", f"TARa@{n}", f"TARr@{n}",
-              "Modal share", "Unstable", "Errors", "Cost", "Thresholds"]
+              "Modal share", "Parse rate", "Unstable", "Errors", "Cost", "Thresholds"]
     rows = []
     for g in results.groups:
         st = g.stats
@@ -80,7 +80,7 @@ def _overview(results: RunResults) -> list[str]:
         at = "" if st.reruns == n else f" (@{st.reruns})"
         rows.append([
             cell(g.variant), cell(g.model), pass_rate_ci(st), pct(st.tar_answer_at_n) + at,
-            pct(st.tar_raw_at_n) + at, f"{st.mean_modal_share:.2f}",
+            pct(st.tar_raw_at_n) + at, f"{st.mean_modal_share:.2f}", pct(st.mean_parse_rate),
             f"{len(st.unstable)}/{st.n_cases} ({pct(st.unstable_share)})", str(g.errors),
             f"${g.cost:.4f}", _thresholds(g),
         ])
@@ -131,11 +131,12 @@ def _steps_table(group: GroupResult) -> list[str]:
     n = group.stats.reruns
     rows = [
         [code(name, in_table=True), pct(st.tar_answer_at_n), pct(st.tar_raw_at_n),
-         f"{st.mean_modal_share:.2f}", f"{st.mean_entropy:.2f}"]
+         f"{st.mean_modal_share:.2f}", pct(st.mean_parse_rate), f"{st.mean_entropy:.2f}"]
         for name, st in group.step_stats.items()
     ]
     lines = ["**Per-step consistency** (chain):", ""]
-    lines += table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Entropy"], rows)
+    lines += table(["Step", f"TARa@{n}", f"TARr@{n}", "Modal share", "Parse rate", "Entropy"],
+                   rows)
     first = first_varying_step(group)
     if first is None:
         lines += ["", "Every step gave the same answer in all reruns."]

@@ -25,7 +25,8 @@ def _group_block(group: GroupResult, paint: Paint) -> list[str]:
         + paint(f"  ({st.n_cases} cases × {st.reruns} reruns)", "dim"),
         f"  pass rate    {pass_rate_ci(st)}",
         f"  agreement    {pct(st.tar_answer_at_n)} of cases agree in all reruns "
-        f"(TARa@{st.reruns}) · modal share {st.mean_modal_share:.2f}",
+        f"(TARa@{st.reruns}) · modal share {st.mean_modal_share:.2f} · "
+        f"parse rate {pct(st.mean_parse_rate)}",
     ]
     flaky = unstable_cases(group)
     if flaky:

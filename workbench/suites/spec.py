@@ -185,6 +185,10 @@ class EscalationSpec(BaseModel):
         description="consistency the best version must reach (default: thresholds)",
     )
     metric: Literal["modal_share", "tar_answer"] = "modal_share"
+    parse_rate: float = Field(
+        default=0.95, gt=0, le=1,
+        description="below this parse rate the verdict is: fix the output format first",
+    )
     pass_hat_k: float | None = Field(default=None, gt=0, le=1)
     k: int | None = Field(default=None, ge=1)
     plateau: int = Field(default=3, ge=2, le=50,

@@ -24,6 +24,10 @@ Three ways to use it:
 
 * The ``fake_server`` pytest fixture (the tests' ``conftest.py``) yields a started FakeServer.
 
+* As a simulated model (in-process only): ``FakeServer(simulator=SimulatedModel(policy))`` or
+  ``srv.simulate(model)`` answers requests that name a case from per-case answer distributions
+  (:mod:`workbench.testing.simulated`); directives below still win where a message has them.
+
 Scripting a request — directives in the *last user message* (all are stripped from the echo):
 
 ``[[reply:TEXT]]``
@@ -270,8 +274,9 @@ def _fmt_seconds(value: float) -> str:
 class _State:
     """Counters and config; only ever touched from the server's event loop thread."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, simulator: Any = None) -> None:
         self.config = config
+        self.simulator = simulator  # a SimulatedModel, or None
         self.rng = random.Random(config.seed)
         self.stopping = asyncio.Event()
         self.reset()
@@ -424,12 +429,21 @@ async def _chat_inner(request: web.Request, state: _State) -> web.StreamResponse
     if fault == "timeout":
         await state.sleep(cfg.hang)
 
+    simulated = None
+    if directives.reply is None and directives.replies is None and state.simulator is not None:
+        try:
+            simulated = state.simulator.reply(body)
+        except ValueError as exc:  # a policy that breaks its own constraint: a test bug
+            state.outcomes["bad_simulation"] += 1
+            return _openai_error(400, f"fakeserver: {exc}", "bad_simulation")
     if directives.reply is not None:
         content = directives.reply
     elif directives.replies is not None:
         cycle_key = last_user
         content = directives.replies[state.reply_cycle[cycle_key] % len(directives.replies)]
         state.reply_cycle[cycle_key] += 1
+    elif simulated is not None:
+        content = simulated
     else:
         content = "echo: " + directives.clean_text
     content += echoed
@@ -500,10 +514,10 @@ async def _admin_config(request: web.Request) -> web.Response:
     return web.json_response(asdict(state.config))
 
 
-def build_app(config: ServerConfig | None = None) -> web.Application:
+def build_app(config: ServerConfig | None = None, simulator: Any = None) -> web.Application:
     """Build the aiohttp application (state lives in ``app[_STATE_KEY]``)."""
     app = web.Application()
-    app[_STATE_KEY] = _State(config or ServerConfig())
+    app[_STATE_KEY] = _State(config or ServerConfig(), simulator)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", _chat)
         app.router.add_get(f"{prefix}/models", _models)
@@ -544,8 +558,10 @@ class FakeServer:
         hang: float = 30.0,
         seed: int = 0,
         port: int = 0,
+        simulator: Any = None,
     ) -> None:
         self._config = ServerConfig()
+        self._simulator = simulator
         self._config.update(
             {
                 "latency": latency,
@@ -574,7 +590,7 @@ class FakeServer:
         error: list[BaseException] = []
 
         async def boot() -> None:
-            app = build_app(self._config)
+            app = build_app(self._config, self._simulator)
             self._state = app[_STATE_KEY]
             self._runner, self.port = await _start_site(app, "127.0.0.1", self._port)
 
@@ -657,6 +673,16 @@ class FakeServer:
     def reset(self) -> None:
         """Clear counters, per-key attempts, reply cycles and the log; reseed the RNG."""
         self._call(lambda s: s.reset())
+
+    def simulate(self, simulator: Any) -> None:
+        """Answer from a :class:`~workbench.testing.simulated.SimulatedModel` from now on
+        (None: echo again)."""
+        self._simulator = simulator
+
+        def apply(s: _State) -> None:
+            s.simulator = simulator
+
+        self._call(apply)
 
     def configure(self, **kw: Any) -> dict[str, Any]:
         """Change global config at runtime (same keys as the constructor, minus port)."""

@@ -49,6 +49,7 @@ def group_row(group: GroupResult) -> list[Text]:
     return [inert(group.label, limit=44), rate,
             Text(pct(st.tar_answer_at_n), style=level_color(st.tar_answer_at_n)),
             Text(f"{st.mean_modal_share:.2f}", style=level_color(st.mean_modal_share)),
+            Text(pct(st.mean_parse_rate), style=level_color(st.mean_parse_rate)),
             unstable, errors, Text(f"${group.cost:.4f} · {tokens:,} tok"), checks]
 
 
@@ -116,8 +117,8 @@ class ResultsScreen(RunViewScreen):
 
     def on_mount(self) -> None:
         self.query_one("#group-table", DataTable).add_columns(
-            "variant · model", "pass rate (95% CI)", "TARa", "modal", "unstable", "errors",
-            "cost", "thresholds")
+            "variant · model", "pass rate (95% CI)", "TARa", "modal", "parse", "unstable",
+            "errors", "cost", "thresholds")
         super().on_mount()
 
     def show_missing(self, text: Text) -> None:
