@@ -64,6 +64,11 @@ def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = Non
     ``library`` defaults to the prompts folder of the project the suite lived in.
     """
     info = store.run(run_id)
+    if info.is_draft:
+        raise InputError(Problem(
+            f"run {info.id} is a playground run of a draft of {info.draft_parent}, which has "
+            "no version to load", hint="open the Playground in `workbench tui` and run the "
+            "draft again: its finished cells are reused"))
     plan = Plan.from_dict(info.plan)
     if concurrency:
         plan.concurrency = concurrency
