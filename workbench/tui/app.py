@@ -31,6 +31,7 @@ from workbench.tui.project import Project
 
 if TYPE_CHECKING:  # the screens that post them import them, after the first paint
     from workbench.tui.state import (
+        PromptSelected,
         RunFinished,
         RunRequest,
         RunRequested,
@@ -69,6 +70,9 @@ SECTIONS: tuple[Section, ...] = (
             "workbench.tui.screens.charts:ChartsScreen"),
     Section("escalation", "6", "Escalation", "Fine-tune or not: verdict, trend over versions, "
             "levers, cost", "workbench.tui.screens.escalation:EscalationScreen"),
+    Section("playground", "7", "Playground", "Run a draft of the selected prompt on a few "
+            "cases, N times, before saving it", "workbench.tui.screens.playground:"
+            "PlaygroundScreen"),
 )
 
 
@@ -88,6 +92,8 @@ class WorkbenchApp(App[None]):
     MODES: ClassVar[dict] = {s.id: s.make_screen for s in SECTIONS[1:]}
     DEFAULT_MODE = SECTIONS[0].id  # the first screen paints directly, no blank screen first
 
+    selected_prompt: var[tuple[str, int] | None] = var(None)
+    """The prompt version last shown on Prompts (name, version): the Playground edits it."""
     selected_suite: var[Path | None] = var(None)
     """The suite last picked on Suites: Run's ``r`` runs it, Escalation opens on it."""
     current_run: var[str | None] = var(None)
@@ -155,6 +161,9 @@ class WorkbenchApp(App[None]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     # -- shared state: the screens' messages -----------------------------------------
+
+    def on_prompt_selected(self, message: PromptSelected) -> None:
+        self.selected_prompt = (message.name, message.version)
 
     def on_suite_picked(self, message: SuitePicked) -> None:
         self.selected_suite = message.suite

@@ -119,6 +119,15 @@ class PromptsScreen(SectionScreen):
         # After the first frame and off the UI thread: the first scan imports the template
         # engine and the validation models, and the screen should paint before that.
         self.app.after_first_paint(self.reload)
+        # A version saved elsewhere (the Playground) is selected: list and show it.
+        self.watch(self.app, "selected_prompt", self._follow, init=False)
+
+    def _follow(self, selected: tuple[str, int] | None) -> None:
+        ref = VersionRef(*selected) if selected else None
+        tree = self.query_one("#prompt-tree", Tree)
+        listed = {leaf.data for node in tree.root.children for leaf in node.children}
+        if ref is not None and listed and ref not in listed:
+            self.reload(ref)
 
     # -- data --------------------------------------------------------------------------
 
@@ -175,6 +184,9 @@ class PromptsScreen(SectionScreen):
     def show_version(self, ref: VersionRef | None) -> None:
         if ref is None:
             return
+        from workbench.tui.state import PromptSelected  # after the first paint
+
+        self.post_message(PromptSelected(ref.name, ref.version))  # the Playground edits it
         info = self.query_one("#prompt-info", Static)
         library = self.app.project.library
         path = library.path_of(ref.name, ref.version)
