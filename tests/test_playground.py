@@ -180,10 +180,24 @@ def test_a_draft_runs_beside_its_parent_as_a_real_run(project: Path,
     assert mine.complete and mine.stats.answers == (("shipping", 4),)
     assert theirs.stats.answers == (("shipping", 2), ("account", 2))
     assert mine.reference == "shipping" and theirs.reference in {"shipping", "account"}
+    # The counts are the reports' (the raw-text similarity aside), case by case.
+    for group in results.groups:
+        for case_result in group.cases:
+            shown = board.outputs(group.variant, "openai/fake", next(
+                c for c in prepared.plan.cases if c.id == case_result.case_id)).stats
+            full = case_result.stats
+            assert (shown.passes, shown.answers, shown.modal_share, shown.parse_rate,
+                    shown.errors, shown.tar_answer, shown.entropy) == (
+                full.passes, full.answers, full.modal_share, full.parse_rate, full.errors,
+                full.tar_answer, full.entropy)
     comparison = board.comparison("openai/fake")
+    assert comparison is board.comparison("openai/fake")  # not redone without a new case
     assert comparison.n_shared == 2
     assert comparison.pass_rate.mean_diff == pytest.approx(0.25)  # (0 + 0.5) / 2
     assert comparison.consistency.mean_diff == pytest.approx(0.25)
+    assert [(a, b) for a, b, _ in results.comparisons] == [
+        ("ticket@2 · openai/fake", f"{draft.ref} · openai/fake")]
+    assert comparison == results.comparisons[0][2]  # what Results shows for the run
 
 
 def test_rerunning_the_same_draft_reuses_what_finished(project: Path,

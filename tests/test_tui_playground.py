@@ -111,6 +111,10 @@ async def test_edit_run_compare_save_and_the_runs_count_for_the_new_version(
         setup = text_of(screen.query_one("#pg-setup", Static))
         assert "3 cases of tickets" in setup and "openai/fake" in setup and "N=4" in setup
         assert "ctrl+r runs the draft on this case" in block(screen, "parcel")
+        # The command palette offers the section and the playground's own actions.
+        titles = {c.title for c in app.get_system_commands(screen)}
+        assert {"Go to Playground", "Run draft", "Save as version", "Cases·models·N",
+                "Edit draft", "Stop run", "Revert draft"} <= titles
 
         # 1. edit: the draft is autosaved outside prompts/, no version is written
         await type_edit(pilot, screen)

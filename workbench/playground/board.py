@@ -10,14 +10,26 @@ of a case, the case joins the paired comparison of draft against parent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from workbench.analysis.reference import reference_text, rerun_answers
 from workbench.analysis.results import BOOTSTRAP_RESAMPLES, to_rerun
-from workbench.analysis.stats import CaseStats, Comparison, case_stats, compare
+from workbench.analysis.stats import CaseStats, Comparison, Rerun, case_stats, compare
 from workbench.engine.plan import Plan, PlanCase
 from workbench.store.records import CellKey, CellRecord
+
+
+def counted(cell: CellRecord) -> Rerun:
+    """A rerun as the playground counts it: passed, answer, error — without its raw text.
+
+    Every count it shows (passes, answers, modal share, parse rate) and the paired
+    comparison ignore the raw text; what would read it, the pairwise similarity of the
+    outputs, costs time quadratic in their length, and the statistics are redone at every
+    cell that arrives. So the :class:`CaseStats` here leave ``similarity`` and ``tar_raw``
+    out (1.0 and False); the reports compute them.
+    """
+    return replace(to_rerun(cell), raw=None)
 
 
 @dataclass
@@ -39,9 +51,9 @@ class Outputs:
 
     @cached_property
     def stats(self) -> CaseStats | None:
-        """Statistics over the finished reruns (None before the first)."""
+        """Counts over the finished reruns (None before the first); see :func:`counted`."""
         done = self.finished
-        return case_stats(self.case.id, [to_rerun(c) for c in done]) if done else None
+        return case_stats(self.case.id, [counted(c) for c in done]) if done else None
 
     @cached_property
     def reference(self) -> str | None:
@@ -60,6 +72,9 @@ class Board:
     draft: str  # the draft's variant ref in the plan
     parent: str | None  # the parent's, None when the draft runs alone
     cells: dict[CellKey, CellRecord] = field(default_factory=dict)
+    # model → (the cases compared, the comparison): redone only when a case completes.
+    _compared: dict[str, tuple[tuple[str, ...], Comparison]] = field(default_factory=dict,
+                                                                     repr=False)
 
     def add(self, cell: CellRecord) -> None:
         self.cells[cell.key] = cell
@@ -91,8 +106,13 @@ class Board:
             mine = self.outputs(self.draft, model, case)
             theirs = self.outputs(self.parent, model, case)
             if mine.complete and theirs.complete:
-                draft[case.id] = [to_rerun(c) for c in mine.finished]
-                parent[case.id] = [to_rerun(c) for c in theirs.finished]
+                draft[case.id] = [counted(c) for c in mine.finished]
+                parent[case.id] = [counted(c) for c in theirs.finished]
         if not draft:
             return None
-        return compare(parent, draft, resamples=BOOTSTRAP_RESAMPLES)
+        done = tuple(draft)
+        cached = self._compared.get(model)
+        if cached is None or cached[0] != done:
+            cached = (done, compare(parent, draft, resamples=BOOTSTRAP_RESAMPLES))
+            self._compared[model] = cached
+        return cached[1]
