@@ -18,7 +18,7 @@ from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary, Ref
 from workbench.prompts.version import PromptVersion
 from workbench.suites.loader import Suite, load_suite
-from workbench.suites.spec import DEFAULT_MODEL, LOCAL_MODELS, ModelSpec, SuiteSpec
+from workbench.suites.spec import DEFAULT_MODEL, LOCAL_MODELS, ModelSpec
 
 MAX_RERUNS = 100
 DEFAULT_CASES = 3  # picked from the suite when the user has not picked yet
@@ -185,11 +185,6 @@ def model_choices(suite: Suite | None, parent: PromptVersion) -> list[ModelSpec]
         if name and name not in choices:
             choices[name] = ModelSpec(name=name)
     return list(choices.values())
-
-
-def settings(suite: Suite | None) -> SuiteSpec | None:
-    """The suite's settings a draft's run takes (None: the defaults of a suite file)."""
-    return suite.spec if suite is not None else None
 
 
 def describe(workload: Workload, picks: Picks) -> str:

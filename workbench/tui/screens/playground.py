@@ -129,7 +129,10 @@ class PlaygroundScreen(SectionScreen):
 
     @dataclass
     class Refused(Message):
+        """Nothing ran (or nothing could be opened), and why."""
+
         error: InputError
+        heading: str = "The draft did not run:"
 
     def __init__(self) -> None:
         super().__init__()
@@ -172,6 +175,7 @@ class PlaygroundScreen(SectionScreen):
         wanted = self.app.selected_prompt
         if wanted and self.origin is not None and not self.live \
                 and wanted != (self.origin.name, self.origin.version):
+            self.autosave()  # the edit typed just before leaving, before the draft changes
             self.open(wanted)
 
     # -- opening a version -----------------------------------------------------------
@@ -185,14 +189,14 @@ class PlaygroundScreen(SectionScreen):
             names = library.names()
             if not names:
                 self.post_message(self.Refused(InputError(
-                    "no prompts yet: create prompts/<name>/v1.yaml first")))
+                    "no prompts yet: create prompts/<name>/v1.yaml first"), "Nothing to edit:"))
                 return
             wanted = (names[0], library.versions(names[0])[-1])
         name, version = wanted
         try:
             parent = library.load(name, version)
         except InputError as exc:
-            self.post_message(self.Refused(exc))
+            self.post_message(self.Refused(exc, f"{name}@{version} cannot be opened:"))
             return
         book = DraftBook(project.root)
         draft = book.load(name, version) or Draft(name, version, parent.text)
@@ -379,7 +383,7 @@ class PlaygroundScreen(SectionScreen):
     def on_playground_screen_refused(self, message: Refused) -> None:
         self.live = False
         self.status = "refused"
-        self._problems(message.error, "The draft did not run:")
+        self._problems(message.error, message.heading)
         self._status()
 
     def on_playground_screen_started(self, message: Started) -> None:
