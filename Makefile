@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/local_model.py
 	$(BIN)/python bench/tui_startup.py
 	$(BIN)/python bench/tui_results.py
+	$(BIN)/python bench/playground_first_output.py
 
 clean:
 	rm -rf $(VENV) .workbench $(REPORTS)

@@ -8,7 +8,9 @@ not reused) and presses ctrl+r. Measured from the moment the app handles ctrl+r:
 * first output: the first finished cell drawn (the parent's cells run first in a plan, but
   after the first sample they are reused, so from then on this is the draft's first cell);
 * first draft output: the first cell of the draft itself;
-* whole run: every cell of the draft (2 cases × N=3) and the parent.
+* whole run: every cell of the draft (2 cases × N=3) and the parent;
+* a bare call: the same request straight to ``LocalChatModel.chat``, timed between samples,
+  so the first output can be read against what the model itself takes on this machine now.
 
 Run: ``python bench/playground_first_output.py [--samples 5] [--max-tokens 8]``. The model's
 speed is the other engineers' and the machine's: read the figures with the load average.
@@ -33,7 +35,7 @@ CASES = [("charge", "You charged my card twice this month.", "billing"),
          ("parcel", "My parcel is three days late.", "shipping")]
 
 
-async def measure(project: Path, samples: int) -> list[dict[str, float]]:
+async def measure(project: Path, samples: int, max_tokens: int) -> list[dict[str, float]]:
     from workbench.tui.screens.playground import CaseBlock, PlaygroundScreen
 
     app = WorkbenchApp(project)
@@ -72,6 +74,9 @@ async def measure(project: Path, samples: int) -> list[dict[str, float]]:
         # Message handlers on the class (Textual looks them up there).
         PlaygroundScreen.on_playground_screen_cell_done = timed_cell
         editor = screen.query_one("#pg-editor")
+        model = local.LocalChatModel()
+        messages = screen.origin.render(screen.workload.cases[0].vars)
+        params = {**screen.origin.spec.params, "max_tokens": max_tokens}
         for sample in range(samples):
             editor.move_cursor((0, 0))
             editor.insert(f"# sample {sample} {time.time()}\n")
@@ -83,9 +88,12 @@ async def measure(project: Path, samples: int) -> list[dict[str, float]]:
             if screen.status != "finished":
                 raise SystemExit(f"the run ended {screen.status}")
             end = time.perf_counter()
+            started = time.perf_counter()
+            model.chat(messages, seed=sample, **params)
             results.append({"first": marks["first"] - marks["ctrl+r"],
                             "draft": marks["draft"] - marks["ctrl+r"],
                             "run": end - marks["ctrl+r"],
+                            "bare": time.perf_counter() - started,
                             "reused": screen.draft_run.reused,
                             "cells": screen.board.total})
     return results
@@ -100,17 +108,17 @@ def main() -> int:
         project = make_project(Path(tmp), reruns=3, cases=CASES, suite_extra={
             "prompts": ["ticket@2"], "models": ["local/smollm2"], "concurrency": 1,
             "params": {"max_tokens": args.max_tokens}})
-        results = asyncio.run(measure(project, args.samples))
+        results = asyncio.run(measure(project, args.samples, args.max_tokens))
     print(f"ctrl+r → output on local/smollm2 (2 cases × N=3, draft and parent, max_tokens "
           f"{args.max_tokens}, {args.samples} samples; the first sample also runs the "
           "parent's cells, later ones reuse them):")
     for i, r in enumerate(results):
         print(f"  sample {i}: first output {r['first']:.2f} s · first draft output "
               f"{r['draft']:.2f} s · whole run {r['run']:.2f} s ({r['reused']:.0f} of "
-              f"{r['cells']:.0f} cells reused)")
+              f"{r['cells']:.0f} cells reused) · a bare call {r['bare']:.2f} s")
     later = results[1:] or results
     for key, label in (("first", "first output"), ("draft", "first draft output"),
-                       ("run", "whole run")):
+                       ("run", "whole run"), ("bare", "a bare model call")):
         values = [r[key] for r in later]
         print(f"  {label:<19} median {statistics.median(values):.2f} s   min "
               f"{min(values):.2f}   max {max(values):.2f}   (samples after the first)")
