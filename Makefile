@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/tui_results.py
 	$(BIN)/python bench/statistics_coverage.py
 	$(BIN)/python bench/demo_reproducibility.py
+	$(BIN)/python bench/playground_first_output.py
 
 clean:
 	rm -rf $(VENV) .workbench $(REPORTS)

@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"store"},  # the SQLite store and its typed records
     {"engine"},  # plan, runner, session: suites become stored cells
     {"analysis"},  # statistics over stored cells
+    {"playground"},  # a draft run on a few cases before it is saved: the TUI's playground
     {"escalation"},  # the fine-tune-or-not rule over a suite's history
     {"finetune"},  # training data and training, built on escalation's choice of version
     {"reports"},  # presentation: files and terminal text

@@ -122,3 +122,14 @@ def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(InputError, match=r"written by a newer Prompt Workbench"):
         Store(db)
+
+
+def test_a_v1_store_gains_the_playground_columns(tmp_path: Path) -> None:
+    """Runs written before the playground read as suite runs; the reuse index starts empty."""
+    db = v1_project(tmp_path)
+    with Store(db) as store:
+        runs = store.runs("mood")
+        assert [(r.kind, r.draft_hash, r.attached_version, r.is_draft) for r in runs] == [
+            ("suite", None, None, False)] * 2
+        assert store.draft_runs(parent="greet@1") == []
+        assert store.reusable_cells(["0" * 64]) == {}

@@ -15,7 +15,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from workbench.testing.projects import RUN_ID, fill_store, make_project
+from workbench.testing.fakeserver import FakeServer
+from workbench.testing.projects import KEY_ENV, RUN_ID, fill_store, make_project
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (120, 40)
@@ -115,3 +116,62 @@ def test_charts(snap_compare, demo: Path) -> None:
 
 def test_escalation(snap_compare, demo: Path) -> None:
     assert snap_compare(app_for(demo), terminal_size=SIZE, run_before=keys("6"))
+
+
+# The Playground after a run of an edited draft against the fake server: its cases script
+# the answers (one flaky on the parent, pinned by the edit), and one call at a time makes
+# every rerun's answer the same on every run.
+PLAYGROUND_CASES = [("charge", "[[reply:billing]] charged twice", "billing"),
+                    ("parcel", "[[replies:shipping|account]] parcel late", "shipping"),
+                    ("crash", "[[reply:technical]] app crashes", "technical")]
+PLAYGROUND_EDIT = ' {% if "parcel" in ticket %} [[reply:shipping]]{% endif %}'
+
+
+@pytest.fixture
+def playground(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               fake_server: FakeServer) -> Path:
+    monkeypatch.setenv(KEY_ENV, "test-key")
+    project = make_project(tmp_path, api_base=fake_server.base_url, reruns=4,
+                           cases=PLAYGROUND_CASES, suite_extra={"concurrency": 1})
+    monkeypatch.chdir(project)
+    return project
+
+
+def playground_run(*after: str) -> Callable[[Pilot], Awaitable[None]]:
+    """Open the Playground on ticket@2, type the edit, run it, then press ``after``."""
+
+    async def run(pilot: Pilot) -> None:
+        from workbench.tui.screens.playground import CaseBlock
+
+        await settle(pilot)
+        while pilot.app.selected_prompt != ("ticket", 2):
+            await pilot.pause(0.05)
+        await pilot.press("7")
+        screen = pilot.app.screen
+        while not (screen.query("#pg-editor") and screen.workload is not None
+                   and len(screen.query(CaseBlock)) == 3):
+            await pilot.pause(0.05)
+        area = screen.query_one("#pg-editor")
+        lines = area.text.splitlines()
+        row = next(i for i, line in enumerate(lines) if "Team:'" in line)
+        area.move_cursor((row, lines[row].index("Team:") + len("Team:")))
+        area.insert(PLAYGROUND_EDIT)
+        await pilot.press("ctrl+r")
+        while screen.live or screen.status in {"idle", "starting"}:
+            await pilot.pause(0.05)
+        await settle(pilot)
+        for key in after:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def test_playground_after_a_run(snap_compare, playground: Path) -> None:
+    assert snap_compare(app_for(playground, None), terminal_size=SIZE,
+                        run_before=playground_run())
+
+
+def test_playground_after_a_run_light_theme(snap_compare, playground: Path) -> None:
+    assert snap_compare(app_for(playground, None), terminal_size=SIZE,
+                        run_before=playground_run("ctrl+t"))

@@ -66,6 +66,11 @@ def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = Non
     ``suite_path`` (the suite a user named) must be the suite the run was started from.
     """
     info = store.run(run_id)
+    if info.is_draft:
+        raise InputError(Problem(
+            f"run {info.id} is a playground run of a draft of {info.draft_parent}, which has "
+            "no version to load", hint="open the Playground in `workbench tui` and run the "
+            "draft again: its finished cells are reused"))
     plan = Plan.from_dict(info.plan)
     stored_suite = Path(plan.base_dir) / Path(plan.suite_path).name
     if suite_path is not None and stored_suite.resolve() != Path(suite_path).resolve():

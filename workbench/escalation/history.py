@@ -125,25 +125,32 @@ def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> H
     # When each version × model was first run (created, group order, run position): the
     # trend's order. The run position settles runs created at the same instant as before.
     first_seen: dict[tuple[str, int, str], tuple[float, int, int]] = {}
-    used: list[str] = []
+    sightings: list[tuple[int, int, tuple[str, int, str], float]] = []
+    used: list[int] = []
     prompts: dict[tuple[str, int], Any] = {}
     # Newest run first, and within a run its last group first: the first time a version ×
-    # model comes up is the measurement that counts, so each point is built once; every
-    # later (older) sighting only moves its first-seen time back.
-    for position in range(len(runs) - 1, -1, -1):
+    # model comes up is the measurement that counts, so each point is built once. Runs of
+    # the suite come before playground runs (a draft's runs, attached to the version it was
+    # saved as): a few cases tried in the playground never replace a run of the suite, but
+    # a version measured only there still counts. A draft never saved is no version: left out.
+    newest_first = [p for p in range(len(runs) - 1, -1, -1) if not runs[p].is_draft]
+    for position in sorted(newest_first, key=lambda p: runs[p].kind == "playground"):
         run = runs[position]
         results = load_results(store, run.id, comparisons=False)
         if results.groups:
-            used.append(run.id)
+            used.append(position)
         variants = {v.ref: v for v in results.plan.variants}
         expected = {c.id: c.expected for c in results.plan.cases}
         for order in range(len(results.groups) - 1, -1, -1):
             group = results.groups[order]
             v = variants[group.variant]
             key = (v.name, v.version, group.model)
-            first_seen[key] = (run.created, order, position)
+            sightings.append((position, order, key, run.created))
             if key not in points:
                 points[key] = _history_point(store, run.id, v, group, expected, prompts)
+    # Every later (older) sighting moves a point's first-seen time back.
+    for position, order, key, created in sorted(sightings, reverse=True):
+        first_seen[key] = (created, order, position)
     if not points:
         raise NoHistoryError(Problem(f"the runs of suite '{suite}' have no results yet",
                                      display_path(store.path),
@@ -152,7 +159,7 @@ def load_history(store: Any, suite: str, runs: Sequence[Any] | None = None) -> H
     for key, point in points.items():
         point.created = first_seen[key][0]
     ordered = sorted(points.values(), key=lambda p: first_seen[(p.prompt, p.version, p.model)])
-    return History(suite=suite, runs=used[::-1], points=ordered)
+    return History(suite=suite, runs=[runs[p].id for p in sorted(used)], points=ordered)
 
 
 def _history_point(store: Any, run_id: str, v: Any, group: Any, expected: Mapping[str, Any],

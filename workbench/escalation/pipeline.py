@@ -69,9 +69,9 @@ def assess_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str], *,
     stored yet.
 
     ``cache``, a dict the caller keeps, makes a repeated call cheap: its report for the same
-    ``suite`` is reused while the settings and the suite's runs (ids, statuses, cell counts)
-    are unchanged — what a report is built from, since stored cells and prompt texts never
-    change.
+    ``suite`` is reused while the settings and the suite's runs (ids, statuses, cell counts,
+    the version a playground run was attached to) are unchanged — what a report is built
+    from, since stored cells and prompt texts never change.
     """
     with existing_store(db) as store:
         ref = resolve_suite(suite, store)
@@ -81,7 +81,8 @@ def assess_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str], *,
         key: tuple[Any, ...] = ()
         if cache is not None:
             key = (ref.name, ref.settings,
-                   tuple((r.id, r.status, store.count_cells(r.id)) for r in runs))
+                   tuple((r.id, r.status, store.count_cells(r.id), r.attached_version)
+                         for r in runs))
             cached = cache.get(suite)
             if cached is not None and cached[0] == key:
                 return cached[1]

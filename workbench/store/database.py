@@ -30,7 +30,10 @@ _CELL_COLUMNS = (
     "passed", "assertions", "steps", "latency_ms", "prompt_tokens", "completion_tokens", "cost",
     "error", "attempts", "seed", "prompt_hash", "started", "finished",
 )
-_RUN_COLUMNS = "id, suite, suite_path, created, finished, status, total_cells, plan"
+_INSERT_CELL = (f"INSERT INTO cells({', '.join(_CELL_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + c for c in _CELL_COLUMNS)})")
+_RUN_COLUMNS = ("id, suite, suite_path, created, finished, status, total_cells, plan, kind, "
+                "draft_hash, draft_parent, attached_version")
 
 
 class Store:
@@ -143,15 +146,19 @@ class Store:
     # -- runs ------------------------------------------------------------------------
 
     def create_run(self, run_id: str, suite: str, suite_path: str, plan: dict[str, Any],
-                   total_cells: int) -> None:
-        """Record a run with its plan, which the engine has masked of secrets already
-        (:mod:`workbench.engine.masking`: a resume takes them back from the suite file)."""
+                   total_cells: int, *, draft_hash: str | None = None,
+                   draft_parent: str | None = None) -> None:
+        """Record a new run with its plan, which the engine has masked of secrets already
+        (:mod:`workbench.engine.masking`: a resume takes them back from the suite file);
+        ``draft_hash`` (and ``draft_parent``) make it a playground run."""
+        kind = "suite" if draft_hash is None else "playground"
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
-                "INSERT INTO runs(id, suite, suite_path, created, status, total_cells, plan) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, suite, suite_path, time.time(), total_cells, json.dumps(plan)),
+                "INSERT INTO runs(id, suite, suite_path, created, status, total_cells, plan, "
+                "kind, draft_hash, draft_parent) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (run_id, suite, suite_path, time.time(), total_cells, json.dumps(plan), kind,
+                 draft_hash, draft_parent),
             )
 
     def set_status(self, run_id: str, status: str) -> None:
@@ -190,6 +197,52 @@ class Store:
     def latest_run(self) -> RunInfo | None:
         row = self.db.execute("SELECT id FROM runs ORDER BY created DESC LIMIT 1").fetchone()
         return self.run(row[0]) if row else None
+
+    # -- playground runs ----------------------------------------------------------------
+
+    def draft_runs(self, draft_hash: str | None = None, *,
+                   parent: str | None = None) -> list[RunInfo]:
+        """Playground runs, oldest first: those made with the draft of that content hash,
+        or with any draft edited from ``parent`` (``name@N``)."""
+        where, value = ("draft_hash = ?", draft_hash) if draft_hash is not None else (
+            "kind = 'playground' AND draft_parent = ?", parent)
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {where} ORDER BY created",
+            (value,)).fetchall()
+        return [_run_info(r) for r in rows]
+
+    def attach_run(self, run_id: str, plan: dict[str, Any], draft_ref: str, version_ref: str,
+                   version: int) -> None:
+        """Make a playground run a run of the version its draft was saved as, in one
+        transaction: its plan (as the caller rewrote it) and its cells name the version."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE runs SET plan = ?, attached_version = ? WHERE id = ?",
+                            (json.dumps(plan), version, run_id))
+            self.db.execute("UPDATE cells SET variant = ? WHERE run_id = ? AND variant = ?",
+                            (version_ref, run_id, draft_ref))
+
+    def add_reuse_key(self, key: str, cell: CellRecord) -> None:
+        """Remember where the finished cell for ``key`` is (the first one stored stays)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO reuse_keys(key, run_id, model, case_id, rerun, prompt_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, cell.run_id, cell.model, cell.case_id, cell.rerun, cell.prompt_hash))
+
+    def reusable_cells(self, keys: list[str]) -> dict[str, CellRecord]:
+        """The finished cells (errors excluded) stored under any of ``keys``, by key."""
+        found: dict[str, CellRecord] = {}
+        columns = ", ".join(f"c.{c}" for c in _CELL_COLUMNS)
+        for start in range(0, len(keys), 500):  # under SQLite's limit of bound parameters
+            chunk = keys[start:start + 500]
+            rows = self.db.execute(
+                f"SELECT k.key, {columns} FROM reuse_keys k JOIN cells c "
+                "ON c.run_id = k.run_id AND c.model = k.model AND c.case_id = k.case_id "
+                "AND c.rerun = k.rerun AND c.prompt_hash = k.prompt_hash "
+                f"WHERE k.key IN ({', '.join('?' * len(chunk))}) AND c.status = 'ok'", chunk)
+            for row in rows:
+                found.setdefault(row["key"], _cell_record(row))
+        return found
 
     # -- prompt versions ---------------------------------------------------------------
 
@@ -233,24 +286,15 @@ class Store:
         Every text is redacted on the way in: an API key echoed back by a provider (in its
         reply, an error, a judge's reasoning, a python assertion's message) never lands on disk.
         """
+        self.db.execute(_INSERT_CELL, _cell_row(cell, known_secrets()))
+
+    def add_cells(self, cells: list[CellRecord]) -> None:
+        """Insert several cells in one transaction (a playground run's reused cells)."""
         keys = known_secrets()
-        row = {
-            "run_id": cell.run_id, "variant": cell.variant, "model": cell.model,
-            "case_id": cell.case_id, "rerun": cell.rerun, "status": cell.status,
-            "output": redact_optional(cell.output, keys),
-            "answer": redact(json.dumps(cell.answer), keys) if cell.parse_ok else None,
-            "parse_ok": int(cell.parse_ok), "passed": int(cell.passed),
-            "assertions": redact(json.dumps([a.to_dict() for a in cell.assertions]), keys),
-            "steps": json.dumps(redact_data([s.to_dict() for s in cell.steps], keys)),
-            "latency_ms": cell.latency_ms, "prompt_tokens": cell.prompt_tokens,
-            "completion_tokens": cell.completion_tokens, "cost": cell.cost,
-            "error": redact_optional(cell.error, keys), "attempts": cell.attempts,
-            "seed": cell.seed, "prompt_hash": cell.prompt_hash, "started": cell.started,
-            "finished": cell.finished,
-        }
-        self.db.execute(
-            f"INSERT INTO cells({', '.join(_CELL_COLUMNS)}) "
-            f"VALUES ({', '.join(':' + c for c in _CELL_COLUMNS)})", row)
+        with self.db:
+            self.db.execute("BEGIN")
+            for cell in cells:
+                self.db.execute(_INSERT_CELL, _cell_row(cell, keys))
 
     def iter_done_keys(self, run_id: str) -> Iterator[tuple[str, str, str, int]]:
         """The keys of the stored cells, streamed (a resume of a big run holds no set)."""
@@ -285,10 +329,30 @@ class Store:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def _cell_row(cell: CellRecord, keys: list[str]) -> dict[str, Any]:
+    """A cell as the ``cells`` row it is stored in, every text redacted."""
+    return {
+        "run_id": cell.run_id, "variant": cell.variant, "model": cell.model,
+        "case_id": cell.case_id, "rerun": cell.rerun, "status": cell.status,
+        "output": redact_optional(cell.output, keys),
+        "answer": redact(json.dumps(cell.answer), keys) if cell.parse_ok else None,
+        "parse_ok": int(cell.parse_ok), "passed": int(cell.passed),
+        "assertions": redact(json.dumps([a.to_dict() for a in cell.assertions]), keys),
+        "steps": json.dumps(redact_data([s.to_dict() for s in cell.steps], keys)),
+        "latency_ms": cell.latency_ms, "prompt_tokens": cell.prompt_tokens,
+        "completion_tokens": cell.completion_tokens, "cost": cell.cost,
+        "error": redact_optional(cell.error, keys), "attempts": cell.attempts,
+        "seed": cell.seed, "prompt_hash": cell.prompt_hash, "started": cell.started,
+        "finished": cell.finished,
+    }
+
+
 def _run_info(row: sqlite3.Row) -> RunInfo:
     return RunInfo(id=row["id"], suite=row["suite"], suite_path=row["suite_path"],
                    created=row["created"], finished=row["finished"], status=row["status"],
-                   total_cells=row["total_cells"], plan=json.loads(row["plan"]))
+                   total_cells=row["total_cells"], plan=json.loads(row["plan"]),
+                   kind=row["kind"], draft_hash=row["draft_hash"],
+                   draft_parent=row["draft_parent"], attached_version=row["attached_version"])
 
 
 def _cell_record(row: sqlite3.Row) -> CellRecord:

@@ -80,4 +80,32 @@ def m002_runs_by_suite(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS runs_by_suite ON runs(suite, created)")
 
 
+@migration
+def m003_playground_runs(db: sqlite3.Connection) -> None:
+    """Playground runs: a draft's runs, and the index that lets a rerun reuse finished cells.
+
+    A playground run measures a draft, a prompt text without a version number yet: ``kind``
+    tells it from a suite run, ``draft_hash`` is the draft's content hash and
+    ``draft_parent`` the ``name@N`` it was edited from; ``attached_version`` is set when the
+    draft is saved as that version with the same text (the run then reads as a run of it).
+    ``reuse_keys`` maps what determines a finished cell (prompt text, model, case, settings,
+    rerun) to that cell, so running the same draft on the same cases again only fills what
+    is missing.
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'suite'")
+    db.execute("ALTER TABLE runs ADD COLUMN draft_hash TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN draft_parent TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN attached_version INTEGER")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_by_draft ON runs(draft_hash)")
+    db.execute("""
+        CREATE TABLE reuse_keys (
+            key         TEXT PRIMARY KEY,   -- sha256 of what determines the cell (see playground)
+            run_id      TEXT NOT NULL REFERENCES runs(id),
+            model       TEXT NOT NULL,
+            case_id     TEXT NOT NULL,
+            rerun       INTEGER NOT NULL,
+            prompt_hash TEXT NOT NULL       -- with the above, finds the cell whatever its variant
+        )""")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)

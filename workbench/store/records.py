@@ -145,6 +145,15 @@ class RunInfo:
     status: str  # running | finished | interrupted
     total_cells: int
     plan: dict[str, Any] = field(repr=False)
+    kind: str = "suite"  # suite | playground (a draft's run, made in the TUI's playground)
+    draft_hash: str | None = None  # playground: the draft's content hash
+    draft_parent: str | None = None  # playground: the name@N the draft was edited from
+    attached_version: int | None = None  # playground: the version the draft was saved as
+
+    @property
+    def is_draft(self) -> bool:
+        """A playground run whose draft was not saved as a version (with the same text)."""
+        return self.kind == "playground" and self.attached_version is None
 
 
 def new_run_id() -> str:

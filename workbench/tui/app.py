@@ -14,6 +14,7 @@ messages of :mod:`workbench.tui.state` to change them (attributes down, messages
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +31,7 @@ from workbench.tui.project import Project
 
 if TYPE_CHECKING:  # the screens that post them import them, after the first paint
     from workbench.tui.state import (
+        PromptSelected,
         RunFinished,
         RunRequest,
         RunRequested,
@@ -68,6 +70,9 @@ SECTIONS: tuple[Section, ...] = (
             "workbench.tui.screens.charts:ChartsScreen"),
     Section("escalation", "6", "Escalation", "Fine-tune or not: verdict, trend over versions, "
             "levers, cost", "workbench.tui.screens.escalation:EscalationScreen"),
+    Section("playground", "7", "Playground", "Run a draft of the selected prompt on a few "
+            "cases, N times, before saving it", "workbench.tui.screens.playground:"
+            "PlaygroundScreen"),
 )
 
 
@@ -81,9 +86,14 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
-    MODES: ClassVar[dict] = {s.id: s.make_screen for s in SECTIONS}
+    # The first section is the app's default screen, every other one a mode (added for the
+    # first one once it is up, see get_default_screen): a mode's first screen makes Textual
+    # re-read the whole stylesheet before painting it, which the first frame need not wait for.
+    MODES: ClassVar[dict] = {s.id: s.make_screen for s in SECTIONS[1:]}
     DEFAULT_MODE = SECTIONS[0].id  # the first screen paints directly, no blank screen first
 
+    selected_prompt: var[tuple[str, int] | None] = var(None)
+    """The prompt version last shown on Prompts (name, version): the Playground edits it."""
     selected_suite: var[Path | None] = var(None)
     """The suite last picked on Suites: Run's ``r`` runs it, Escalation opens on it."""
     current_run: var[str | None] = var(None)
@@ -98,8 +108,31 @@ class WorkbenchApp(App[None]):
         self.sub_title = self.project.name
         self._painted = False
         self._after_paint: list[Callable[[], object]] = []
+        self._gc_paused = False
 
     # -- first paint -----------------------------------------------------------------
+
+    def _on_load(self) -> None:
+        # Building the first frame allocates enough to set off the interpreter's first full
+        # collection, which walks every object the imports made (tens of milliseconds on a
+        # small machine). Nothing worth collecting exists yet: collect after the first paint.
+        if gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+
+    def _resume_gc(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
+
+    def _on_unmount(self) -> None:  # an app that stops before its first frame
+        self._resume_gc()
+
+    def get_default_screen(self) -> Screen:
+        first = self.sections[0]
+        # From now on the first section is a mode like the others, so its key switches back.
+        self.add_mode(first.id, first.make_screen)
+        return first.make_screen()
 
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the first frame is on screen (at once if it already is).
@@ -114,6 +147,7 @@ class WorkbenchApp(App[None]):
 
     def _on_ready(self) -> None:  # the underscore form: a subclass's on_ready keeps it
         self._painted = True
+        self._resume_gc()
         callbacks, self._after_paint = self._after_paint, []
         for callback in callbacks:
             callback()
@@ -127,6 +161,9 @@ class WorkbenchApp(App[None]):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
     # -- shared state: the screens' messages -----------------------------------------
+
+    def on_prompt_selected(self, message: PromptSelected) -> None:
+        self.selected_prompt = (message.name, message.version)
 
     def on_suite_picked(self, message: SuitePicked) -> None:
         self.selected_suite = message.suite

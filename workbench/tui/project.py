@@ -25,7 +25,8 @@ class Project:
     root: Path
     db: Path | None = None
     _library: PromptLibrary | None = field(default=None, repr=False)
-    _results: dict[str, tuple[int, str, RunResults]] = field(default_factory=dict, repr=False)
+    _results: dict[str, tuple[int, str, int | None, RunResults]] = field(default_factory=dict,
+                                                                           repr=False)
     _escalations: ReportCache = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,11 +90,13 @@ class Project:
             if info is None:
                 return None
             count = store.count_cells(info.id)
+            # A playground run attached to a saved version names that version from then on.
+            state = (count, info.status, info.attached_version)
             cached = self._results.get(info.id)
-            if cached is not None and cached[:2] == (count, info.status):
-                return cached[2]
+            if cached is not None and cached[:3] == state:
+                return cached[3]
             results = load_results(store, info.id)
-            self._results[info.id] = (count, info.status, results)
+            self._results[info.id] = (*state, results)
             return results
 
     def escalation(self, suite_file: Path) -> EscalationReport:

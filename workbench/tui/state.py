@@ -1,7 +1,8 @@
 """What the sections share, and the messages that change it: attributes down, messages up.
 
 The app owns the shared state as reactive attributes (:class:`~workbench.tui.app.WorkbenchApp`:
-the project, the selected suite, the current run, a run request not yet taken). Screens read
+the project, the selected prompt version and suite, the current run, a run request not yet
+taken). Screens read
 them, and watch them where they must follow a change; they never assign them. A screen posts
 one of the messages below instead: it bubbles up to the app, which updates its attributes and
 switches sections. So every change of shared state has one handler, in the app.
@@ -29,6 +30,15 @@ class RunRequest:
     models: list[str | ModelSpec] | None = None
     reruns: int | None = None
     resume: str | None = None  # a run id: finish its missing cells instead
+
+
+@dataclass
+class PromptSelected(Message):
+    """The user moved to a prompt version (on Prompts, or by saving one): the Playground
+    opens on it."""
+
+    name: str
+    version: int
 
 
 @dataclass

@@ -93,18 +93,14 @@ class PromptsScreen(SectionScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
+        # The first frame is the frame and "Reading prompts…": the list (a Tree) is mounted
+        # just after it, and the YAML viewer (a TextArea with tree-sitter) with the first
+        # version shown. Neither has anything to show before the library is read.
         with Horizontal(id="prompts-body"):
             with Vertical(id="prompt-list-pane", classes="pane"):
                 yield Label("Prompts", classes="pane-title")
-                tree: Tree[VersionRef | str] = Tree(Text("prompts"), id="prompt-tree")
-                tree.show_root = False
-                tree.guide_depth = 2
-                yield tree
             with Vertical(id="prompt-detail", classes="pane"):
                 yield Static(id="prompt-info")
-                # The YAML viewer (a TextArea with tree-sitter) is mounted with the first
-                # version shown, after the first paint.
-                yield Vertical(id="prompt-text-box")
 
     @dataclass
     class Scanned(Message):
@@ -115,10 +111,29 @@ class PromptsScreen(SectionScreen):
 
     def on_mount(self) -> None:
         self.query_one("#prompt-info", Static).update(Text("Reading prompts…", style=MUTED))
-        self.query_one("#prompt-tree", Tree).focus()
-        # After the first frame and off the UI thread: the first scan imports the template
-        # engine and the validation models, and the screen should paint before that.
-        self.app.after_first_paint(self.reload)
+        self.app.after_first_paint(lambda: self.call_later(self._show_list))
+        # A version saved elsewhere (the Playground) is selected: list and show it.
+        self.watch(self.app, "selected_prompt", self._follow, init=False)
+
+    async def _show_list(self) -> None:
+        tree: Tree[VersionRef | str] = Tree(Text("prompts"), id="prompt-tree")
+        tree.show_root = False
+        tree.guide_depth = 2
+        await self.query_one("#prompt-list-pane").mount(tree)
+        tree.focus()
+        # Off the UI thread: the first scan imports the template engine and the validation
+        # models.
+        self.reload()
+
+    def _follow(self, selected: tuple[str, int] | None) -> None:
+        ref = VersionRef(*selected) if selected else None
+        found = self.query("#prompt-tree")
+        if ref is None or not found:
+            return
+        tree = found.first(Tree)
+        listed = {leaf.data for node in tree.root.children for leaf in node.children}
+        if listed and ref not in listed:
+            self.reload(ref)
 
     # -- data --------------------------------------------------------------------------
 
@@ -162,7 +177,8 @@ class PromptsScreen(SectionScreen):
 
     @property
     def selected(self) -> VersionRef | None:
-        node = self.query_one("#prompt-tree", Tree).cursor_node
+        found = self.query("#prompt-tree")
+        node = found.first(Tree).cursor_node if found else None
         if node is None:
             return None
         if isinstance(node.data, VersionRef):
@@ -175,6 +191,9 @@ class PromptsScreen(SectionScreen):
     def show_version(self, ref: VersionRef | None) -> None:
         if ref is None:
             return
+        from workbench.tui.state import PromptSelected  # after the first paint
+
+        self.post_message(PromptSelected(ref.name, ref.version))  # the Playground edits it
         info = self.query_one("#prompt-info", Static)
         library = self.app.project.library
         path = library.path_of(ref.name, ref.version)
@@ -201,7 +220,7 @@ class PromptsScreen(SectionScreen):
         if found:
             found.first(YamlArea).load_text(text)
         else:
-            self.query_one("#prompt-text-box").mount(YamlArea(text, id="prompt-text"))
+            self.query_one("#prompt-detail").mount(YamlArea(text, id="prompt-text"))
 
     @on(Tree.NodeHighlighted, "#prompt-tree")
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:

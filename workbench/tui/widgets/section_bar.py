@@ -14,9 +14,13 @@ class SectionBar(Static):
 
     def on_mount(self) -> None:
         # Titles are the app's own constants (never user or model text), so markup is safe.
+        # No empty style tag for the inactive ones: Textual's markup parser runs a fuzzy
+        # suggestion search (difflib) for a tag it does not know, a few milliseconds of the
+        # first frame.
         parts = []
         for section in self.app.sections:
-            style = "reverse bold" if section.id == self.active else ""
-            parts.append(f"[@click=app.section('{section.id}')][{style or 'none'}]"
-                         f" [b]{section.key}[/b] {section.title} [/][/]")
+            label = f" [b]{section.key}[/b] {section.title} "
+            if section.id == self.active:
+                label = f"[reverse bold]{label}[/]"
+            parts.append(f"[@click=app.section('{section.id}')]{label}[/]")
         self.update(" ".join(parts))
