@@ -20,7 +20,7 @@ import pytest
 from tests.test_bad_inputs import make_project
 from tests.test_runner import KEY_ENV, case, make_suite, new_runner
 from workbench.cli.main import main
-from workbench.models._direct import error_for, price_per_token, wire_model
+from workbench.models._direct import chat_url, error_for, price_per_token, wire_model
 from workbench.models.errors import AuthenticationFailed, ModelError, RateLimited, ServerError
 from workbench.models.gateway import Gateway
 from workbench.store.database import Store
@@ -168,3 +168,25 @@ async def test_run_records_match_litellm_transport(tmp_path: Path, fake_server: 
                  c.seed, c.steps[0].params["seed"]) for c in store.cells(runner.run_id))
     assert outputs["direct"] == outputs["litellm"]
     assert len(outputs["direct"]) == 6
+
+
+def test_chat_url_keeps_the_query_string_out_of_the_path() -> None:
+    assert chat_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1/chat/completions"
+    assert chat_url("http://h/v1/") == "http://h/v1/chat/completions"
+    assert (chat_url("https://h/openai/deployments/d?api-version=2024-06-01")
+            == "https://h/openai/deployments/d/chat/completions?api-version=2024-06-01")
+
+
+async def test_an_api_base_with_a_query_string_reaches_the_server(
+    fake_server: FakeServer,
+) -> None:
+    """The query parameter arrives as one; the path is the server's chat route."""
+    gateway = Gateway(timeout=5, max_attempts=1, concurrency=1)
+    reply = await gateway.complete(
+        "openai/my-model", [{"role": "user", "content": "[[reply:ok]] hi"}], {},
+        api_base=fake_server.base_url + "?api-version=2024-06-01", api_key_env=KEY_ENV,
+        transport="direct")
+    await gateway.aclose()
+    (entry,) = fake_server.requests()
+    assert reply.text == "ok"
+    assert entry["query"] == {"api-version": "2024-06-01"}

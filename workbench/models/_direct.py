@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -82,6 +83,17 @@ def map_aiohttp_exceptions(url: str, timeout: float) -> Iterator[None]:
         raise ModelError(str(exc), label=type(exc).__name__) from exc
 
 
+def chat_url(api_base: str) -> str:
+    """``{api_base}/chat/completions``, the path joined before any query string.
+
+    Some gateways take their API version as a query parameter
+    (``https://host/openai/deployments/x?api-version=2024-06-01``): appending to the whole
+    string would send the path inside the query.
+    """
+    parts = urlsplit(api_base)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/chat/completions"))
+
+
 def wire_model(model: str) -> str:
     """The model name the server expects: litellm's ``openai/`` routing prefix removed."""
     return model.split("/", 1)[1] if model.startswith("openai/") else model
@@ -131,7 +143,7 @@ class DirectTransport:
         :class:`~workbench.models.errors.ModelError`."""
         body = {**params, "model": wire_model(model), "messages": messages}
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        url = api_base.rstrip("/") + "/chat/completions"
+        url = chat_url(api_base)
         with map_aiohttp_exceptions(url, timeout):
             async with self._session().post(
                 url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)

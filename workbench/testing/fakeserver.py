@@ -393,6 +393,7 @@ async def _chat_inner(request: web.Request, state: _State) -> web.StreamResponse
             "model": body.get("model"),
             "temperature": body.get("temperature"),
             "outcome": outcome,
+            "query": dict(request.query),
             "body": body,
         }
     )
