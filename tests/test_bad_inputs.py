@@ -83,3 +83,12 @@ def test_all_problems_reported_at_once(tmp_path, monkeypatch, capsys):
         "error: suites/s.yaml:7: duplicate case id 'a' (first at suites/s.yaml:4) "
         "(case ids must be unique; rename one)",
     ]
+
+
+def test_a_refused_run_leaves_no_store_behind(tmp_path, monkeypatch, capsys):
+    """The suite is validated before the store is opened: nothing to clean up after a typo."""
+    make_project(tmp_path, {"suites/s.yaml": "name: x\nprompts: [echo]\n"})
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "suites/s.yaml"]) == 2
+    assert "cases: required key is missing" in capsys.readouterr().err
+    assert not (tmp_path / ".workbench").exists()

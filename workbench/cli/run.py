@@ -10,7 +10,14 @@ from pathlib import Path
 from workbench.analysis.results import RunResults, load_results
 from workbench.cli.progress import ProgressDisplay
 from workbench.config.paths import find_project_root
-from workbench.engine.session import PreparedRun, close_run, execute, resume_run, start_run
+from workbench.engine.session import (
+    PreparedRun,
+    begin_run,
+    close_run,
+    execute,
+    plan_run,
+    resume_run,
+)
 from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary
 from workbench.store.database import Store, default_db_path
@@ -45,10 +52,11 @@ def run_command(args: argparse.Namespace) -> int:
             prepared = resume_run(store, args.resume, library=library,
                                   concurrency=args.concurrency, suite_path=suite_path)
             return _execute(args, store, prepared)
+    # Planned before the store is opened: a refused suite leaves no store behind.
+    planned = plan_run(suite_path, prompts=args.prompt, models=args.model,
+                       reruns=args.reruns, concurrency=args.concurrency)
     with open_store(args) as store:
-        prepared = start_run(store, suite_path, prompts=args.prompt, models=args.model,
-                             reruns=args.reruns, concurrency=args.concurrency)
-        return _execute(args, store, prepared)
+        return _execute(args, store, begin_run(store, planned))
 
 
 def _execute(args: argparse.Namespace, store: Store, prepared: PreparedRun) -> int:

@@ -45,17 +45,43 @@ class PreparedRun:
         return Progress(total=self.plan.total_cells, done=self.already)
 
 
-def start_run(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
-              models: list[str | ModelSpec] | None = None, reruns: int | None = None,
-              concurrency: int | None = None) -> PreparedRun:
-    """Validate the suite (with overrides), check models and keys, record a new run."""
+@dataclass
+class PlannedRun:
+    """A suite validated into a plan, with models and keys checked: nothing recorded yet."""
+
+    suite: Suite
+    plan: Plan
+    variants: dict[str, PromptVersion]
+
+
+def plan_run(suite_path: Path, *, prompts: list[str] | None = None,
+             models: list[str | ModelSpec] | None = None, reruns: int | None = None,
+             concurrency: int | None = None) -> PlannedRun:
+    """Validate the suite (with overrides), check models and keys; touch no store.
+
+    A refused suite must leave no trace: the CLI plans before it opens (and so creates) the
+    store.
+    """
     suite = load_suite(Path(suite_path), prompts=prompts, models=models)
     plan = make_plan(suite, reruns=reruns, concurrency=concurrency)
     variants = {v.ref: v for v in suite.variants}
     check_local_models(plan, variants)
     check_api_keys(plan)
-    run_id = record_run(suite, store, plan)
-    return PreparedRun(run_id, plan, variants, 0)
+    return PlannedRun(suite, plan, variants)
+
+
+def begin_run(store: Store, planned: PlannedRun) -> PreparedRun:
+    """Record a planned run in the store, ready to execute."""
+    run_id = record_run(planned.suite, store, planned.plan)
+    return PreparedRun(run_id, planned.plan, planned.variants, 0)
+
+
+def start_run(store: Store, suite_path: Path, *, prompts: list[str] | None = None,
+              models: list[str | ModelSpec] | None = None, reruns: int | None = None,
+              concurrency: int | None = None) -> PreparedRun:
+    """Validate the suite (with overrides), check models and keys, record a new run."""
+    return begin_run(store, plan_run(suite_path, prompts=prompts, models=models,
+                                     reruns=reruns, concurrency=concurrency))
 
 
 def resume_run(store: Store, run_id: str, *, library: PromptLibrary | None = None,
