@@ -263,6 +263,9 @@ def test_refusal_message_for_an_existing_suite(tmp_path: Path, capsys) -> None:
     ("file://zero.txt", "file://zero.txt leads outside the config's folder (through a link) "
                         "(copy the file into the config's folder)"),
     ("file://missing.txt", "file://missing.txt: file not found"),
+    ("file://fifo.txt", "file://fifo.txt is a FIFO, not a regular file"),
+    ("file://sub", "file://sub is a folder, not a file"),
+    ("file://huge.txt", "file://huge.txt is 12.0 MB; the limit is 10 MB"),
 ])
 def test_references_stay_inside_the_config_folder(tmp_path: Path, capsys, reference: str,
                                                   message: str) -> None:
@@ -271,6 +274,10 @@ def test_references_stay_inside_the_config_folder(tmp_path: Path, capsys, refere
     folder.mkdir()
     (folder / "link.txt").symlink_to(tmp_path / "outside.txt")
     (folder / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.txt")  # opening it would block for ever
+    (folder / "sub").mkdir()
+    with open(folder / "huge.txt", "wb") as handle:
+        handle.truncate(12 * 1024 * 1024)
     config = folder / "promptfooconfig.yaml"
     config.write_text("prompts: ['Say {{ x }}']\nproviders: [openai:gpt-4o-mini]\n"
                       f"tests:\n  - vars:\n      x: {reference}\n")
@@ -280,6 +287,19 @@ def test_references_stay_inside_the_config_folder(tmp_path: Path, capsys, refere
     assert err.startswith("error: ") and err.count("\n") == 1
     assert ":5: " in err and message in err, err
     assert list(project.rglob("*.*")) == []
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    (folder / "q.txt").write_bytes(b"fine\nbad \xff byte\n")
+    config = folder / "promptfooconfig.yaml"
+    config.write_text("prompts: ['Say {{ x }}']\nproviders: [openai:gpt-4o-mini]\n"
+                      "tests:\n  - vars:\n      x: file://q.txt\n")
+    project = new_project(tmp_path / "project")
+    assert main(["--project", str(project), "import", "promptfoo", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "q.txt:2: not UTF-8 text" in err, err
 
 
 def test_bad_yaml_is_one_located_message(tmp_path: Path) -> None:

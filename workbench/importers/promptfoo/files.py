@@ -3,9 +3,10 @@
 A config comes from someone else's repository, so every ``file://`` reference must stay
 inside the config's own folder tree: no absolute paths, no ``..`` that climbs out, no
 symlink that leads out, nothing but regular files (no devices or FIFOs), and no file larger
-than :data:`MAX_BYTES`. The checks are kept here, small and local, so they can later give
-way to a shared helper. YAML and JSON go through the project's located loader (safe
-loading, duplicate keys refused, lines kept for messages).
+than :data:`MAX_BYTES`. The name rules are the importer's own (stricter than a suite's:
+no ``..`` at all); the file itself is checked and read by :mod:`workbench.config.files`, like
+every other file the workbench reads. YAML and JSON go through the project's located loader
+(safe loading, duplicate keys refused, lines kept for messages).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from workbench.config.files import MAX_YAML_BYTES, FileRefused, check_regular, read_text
 from workbench.config.yaml import Loc, Located, load_yaml
 from workbench.errors import InputError, Problem, display_path
 
-MAX_BYTES = 10_000_000
+MAX_BYTES = MAX_YAML_BYTES
 GLOB_CHARS = set("*?[")
 FILE_PREFIX = "file://"
 
@@ -61,12 +63,14 @@ class Folder:
         if not path.is_relative_to(self.root):
             raise where.problem(f"{ref} leads outside the config's folder (through a link)",
                                 "copy the file into the config's folder")
-        if not path.exists():
-            raise where.problem(f"{ref}: file not found (looked for {display_path(path)})")
-        if not path.is_file():
-            raise where.problem(f"{ref} is not a regular file", "refer to a text or data file")
-        if path.stat().st_size > MAX_BYTES:
-            raise where.problem(f"{ref} is larger than {MAX_BYTES:,} bytes")
+        try:
+            check_regular(path, MAX_BYTES)
+        except FileNotFoundError:
+            raise where.problem(f"{ref}: file not found (looked for {display_path(path)})",
+                                ) from None
+        except FileRefused as exc:
+            raise where.problem(f"{ref} {exc.reason}", exc.hint or
+                                "refer to a regular text or data file") from None
         return path
 
     def glob(self, ref: str, where: Spot) -> list[Path]:
@@ -98,13 +102,13 @@ class Folder:
         return path.resolve().relative_to(self.root).as_posix()
 
     def read_text(self, path: Path) -> str:
+        """The file as UTF-8 text (a byte-order mark dropped), re-checked while it is read."""
         try:
-            return path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(Problem(f"not UTF-8 text ({exc.reason})", self.show(path))) from None
-        except OSError as exc:
-            raise InputError(Problem(f"cannot read file: {exc.strerror}",
-                                     self.show(path))) from None
+            return read_text(path, MAX_BYTES)
+        except FileNotFoundError:
+            raise InputError(Problem("file not found", self.show(path))) from None
+        except FileRefused as exc:
+            raise InputError(exc.problem(self.show(path))) from None
 
     def load_doc(self, path: Path) -> Located:
         """A YAML or JSON file with the line of each value."""

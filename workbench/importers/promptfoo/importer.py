@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.config.files import FileRefused, check_regular
 from workbench.config.yaml import dump_yaml
 from workbench.errors import InputError, Problem, display_path
 from workbench.importers.promptfoo.assertions import AssertionMapper
@@ -71,11 +72,12 @@ def plan_import(config: Path, project: Path, name: str | None = None) -> ImportP
     if name is not None and not NAME_RE.match(name):
         raise InputError(f"--name {name!r}: use lower-case letters, digits, '-', '_' and '.'")
     name = name or default_name(config)
-    if not config.is_file():
-        what = "file not found" if not config.exists() else "not a regular file"
-        raise InputError(Problem(what, display_path(config)))
-    if config.stat().st_size > MAX_BYTES:
-        raise InputError(Problem(f"larger than {MAX_BYTES:,} bytes", display_path(config)))
+    try:
+        check_regular(config, MAX_BYTES)
+    except FileNotFoundError:
+        raise InputError(Problem("file not found", display_path(config))) from None
+    except FileRefused as exc:
+        raise InputError(exc.problem(display_path(config))) from None
     folder = Folder(config.resolve().parent)
     doc = folder.load_doc(config.resolve())
     if not isinstance(doc.data, dict):
