@@ -90,8 +90,9 @@ def worker(path: str, case: str, rounds: int, reruns: int, single: bool) -> dict
         def run(seeds: list[int]) -> None:
             model.chat_many(messages, seeds, batch=batch, **PARAMS)
 
-        def other() -> None:
-            model.chat_many(OTHER, [0, 1], batch=batch, max_tokens=2)
+        def other() -> None:  # evict the case's prompt from both contexts
+            model.chat_many(OTHER, [0], max_tokens=2)
+            model.chat_many(OTHER, [0, 1], batch=True, max_tokens=2)
 
     def timed(seeds: list[int]) -> float:
         other()  # the case's prompt is not resident: each round pays for it once

@@ -404,3 +404,19 @@ async def test_a_resumed_run_on_the_model_gives_the_full_runs_outputs(
     lone = LocalChatModel().chat([{"role": "user", "content": "Name a colour: grass"}],
                                  seed=3, temperature=0.9, max_tokens=12)
     assert lone.text.strip() == expected[("c1", 3)]
+
+
+@pytest.mark.model
+def test_a_prompt_sharing_a_prefix_with_the_last_one_gives_todays_outputs(
+    reference: Any, model: Any
+) -> None:
+    """The cases of a few-shot prompt share its examples: a prompt evaluates only what follows
+    the prefix it shares with the one before it, and its outputs stay llama-cpp-python's."""
+    params = {"temperature": 1.0, "max_tokens": 12}
+    tickets = ["My parcel is lost.", "The app crashes on start, please help me with this "
+               "problem as soon as possible because I need the app for my work.", "Refund?"]
+    prompts = [FEW_SHOT[:-1] + [{"role": "user", "content": f"Ticket: {t}"}] for t in tickets]
+    expected = [reference_outputs(reference, messages, params, SEEDS) for messages in prompts]
+    for batch in (False, True, False):
+        for messages, want in zip(prompts, expected, strict=True):
+            assert outputs(model.chat_many(messages, SEEDS, batch=batch, **params)) == want

@@ -7,7 +7,9 @@ decodes one sequence at a time. This module drives llama.cpp's low-level API ins
 * **Prompt reuse.** The prompt is evaluated once; its KV cells and its last logits stay
   resident in the context, so a rerun — and the next call with the same prompt — starts right
   after it. The cache is the context itself (one prompt per context, the last one evaluated):
-  its memory is bounded by construction.
+  its memory is bounded by construction. A prompt that shares a prefix with the resident one
+  (the cases of a few-shot prompt share its examples) evaluates only what follows the prefix;
+  measured, the logits are bitwise those of a full evaluation.
 * **Batched reruns.** Several seeds of one prompt decode together, as parallel sequences of one
   batch, each with its own sampler chain (and grammar, when one constrains the output). The
   batch context keeps one KV stream per sequence (``kv_unified`` off), so each sequence's
@@ -43,6 +45,17 @@ BATCH_SEQUENCES = 8
 BATCH_STREAM_CELLS = 512
 _N_BATCH = 512  # llama-cpp-python's default; prompt chunks must match its for equal numerics
 _PENALTY_LAST_N = 64  # llama-cpp-python's last_n_tokens_size
+PREFIX_REUSE = True
+
+
+def _common_prefix(resident: list[int], tokens: list[int]) -> int:
+    """How many leading tokens of ``tokens`` the resident prompt's KV cells can serve: their
+    common prefix, less the last token (whose logits must be computed anew)."""
+    limit = min(len(resident), len(tokens) - 1)
+    kept = 0
+    while kept < limit and resident[kept] == tokens[kept]:
+        kept += 1
+    return kept
 
 
 @dataclass(frozen=True)
@@ -317,10 +330,14 @@ class Engine:
             ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
             return 0.0
         started = perf_counter()
+        kept = _common_prefix(context.prompt, tokens) if PREFIX_REUSE else 0
         context.prompt, context.logits = [], None
-        ll.llama_memory_clear(memory, True)
+        if kept:
+            ll.llama_memory_seq_rm(memory, 0, kept, -1)
+        else:
+            ll.llama_memory_clear(memory, True)
         last = len(tokens) - 1
-        for start in range(0, len(tokens), _N_BATCH):
+        for start in range(kept, len(tokens), _N_BATCH):
             chunk = tokens[start:start + _N_BATCH]
             self._decode(context, [(token, start + i, 0, start + i == last)
                                    for i, token in enumerate(chunk)])
