@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from workbench.engine import runner as runner_mod
 from workbench.engine.plan import make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import check_local_models, record_run
@@ -117,14 +118,25 @@ async def test_reruns_of_a_case_go_to_the_model_together_case_by_case(
     fake = GroupingTransport()
     runner = runner_for(path, store, fake)
     assert await runner.run() == 24
-    # one call per variant × case, each case across both variants before the next case
-    assert fake.calls == [(f"q{i}", [7000, 7001, 7002, 7003]) for i in range(3) for _ in "ab"]
+    # one call per variant × case; each variant runs a block of cases back to back
+    assert fake.calls == [(f"q{i}", [7000, 7001, 7002, 7003]) for _ in "ab" for i in range(3)]
     cells = list(store.cells(runner.run_id))
     assert len(cells) == 24 == len({(c.variant, c.case_id, c.rerun) for c in cells})
     for cell in cells:
         assert cell.seed == 7000 + cell.rerun
         assert cell.output == f"{cell.case_id.replace('c', 'q')}|{cell.seed}"
         assert cell.latency_ms == 5.0 and cell.steps[0].params["seed"] == cell.seed
+
+
+async def test_every_variant_runs_a_block_of_cases_before_the_next_block(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_mod, "CASE_BLOCK", 2)
+    path = write_suite(tmp_path, {"a": ECHO, "b": ECHO},
+                       [{"id": f"c{i}", "vars": {"q": f"q{i}"}} for i in range(3)], reruns=1)
+    fake = GroupingTransport()
+    assert await runner_for(path, store, fake).run() == 6
+    assert [text for text, _ in fake.calls] == ["q0", "q1", "q0", "q1", "q2", "q2"]
 
 
 async def test_a_resumed_case_runs_only_its_missing_reruns_with_their_own_seeds(

@@ -41,6 +41,9 @@ from workbench.redaction import remember_in
 from workbench.store.database import Store
 from workbench.store.records import CellKey, CellRecord, StepRecord
 
+# Cases per block when a model gets a case's reruns together (see Runner.units).
+CASE_BLOCK = 10
+
 
 class Runner:
     """Executes the missing cells of one stored run."""
@@ -93,9 +96,12 @@ class Runner:
         """The pending cells as units of work, each a list of cells of one case.
 
         A model that completes several seeds at once gets every pending rerun of a case in
-        one unit, case by case (each case across the variants before the next case, so an
-        interrupted run can still compare variants on the cases it finished); any other
-        model gets one cell per unit, in plan order. The two kinds alternate.
+        one unit, a block of :data:`CASE_BLOCK` cases at a time: each variant runs the block's
+        cases back to back (consecutive prompts of a variant share its prefix, which the
+        embedded model then evaluates once), and every variant runs a block before the next
+        block starts (so an interrupted run can still compare variants on the cases it
+        finished). Any other model gets one cell per unit, in plan order. The two kinds
+        alternate.
         """
         grouped = {name for name, m in self.models.items()
                    if self.gateway.groups_seeds(name, m.get("transport", "litellm"),
@@ -115,9 +121,12 @@ class Runner:
                     yield [key]
 
         def together() -> Iterator[list[CellKey]]:
-            for case in self.plan.cases:
+            cases = self.plan.cases
+            for first in range(0, len(cases), CASE_BLOCK):
                 for variant, model in self.plan.groups:
-                    if model in grouped:
+                    if model not in grouped:
+                        continue
+                    for case in cases[first:first + CASE_BLOCK]:
                         keys = [(variant, model, case.id, rerun)
                                 for rerun in range(self.plan.reruns)]
                         unit = [key for key in keys if pending(key)]
