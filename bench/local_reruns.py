@@ -4,6 +4,8 @@ Side by side in one run, for a 5-rerun classifier case and a 5-rerun few-shot ca
 
 * ``today``: llama-cpp-python's ``create_chat_completion`` per rerun from an empty KV cache,
   every core a thread, OpenMP's default (spinning) waits: what each call did before;
+* ``fresh``: the engine evaluating the prompt again for every rerun, with the thread policy:
+  what prompt reuse alone saves is ``reuse`` against this (the ``of fresh`` column);
 * ``reuse``: the reruns one after the other from the prompt evaluated once;
 * ``batched``: the reruns decoded together as one batch (the default);
 
@@ -81,6 +83,19 @@ def worker(path: str, case: str, rounds: int, reruns: int, single: bool) -> dict
 
         def other() -> None:
             pass
+    elif path == "fresh":
+        from workbench.models import _local
+        from workbench.models.local import LocalChatModel
+
+        model = LocalChatModel()
+
+        def run(seeds: list[int]) -> None:
+            for seed in seeds:
+                _local._get_engine().main.prompt = []  # forget the prompt: evaluate it again
+                model.chat_many(messages, [seed], batch=False, **PARAMS)
+
+        def other() -> None:
+            pass
     else:
         from workbench.models.local import LocalChatModel
 
@@ -151,9 +166,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reruns", type=int, default=5)
-    parser.add_argument("--worker", choices=["today", "reuse", "batched"])
+    parser.add_argument("--worker", choices=["today", "fresh", "reuse", "batched"])
     parser.add_argument("--case", choices=sorted(CASES), default="classifier")
     parser.add_argument("--no-single", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-contention", action="store_true",
+                        help="only the rerun figures, not the slowdown under contention")
     parser.add_argument("--contention-rounds", type=int, default=1,
                         help="rounds per contention figure (today's path is slow there)")
     args = parser.parse_args()
@@ -166,21 +183,30 @@ def main() -> int:
     print(f"{n} reruns per case, max_tokens {PARAMS['max_tokens']}, median of {args.rounds} "
           f"rounds; cores: {os.cpu_count()}; {load()} at start")
     print(f"\n{'case':<11} {'path':<8} {'calls/s':>8} {'ms/call':>8} {'reruns 2..N':>12} "
-          f"{'of today':>9}  load")
+          f"{'of today':>9} {'of fresh':>9}  load")
     for case in CASES:
         today_per_call = None
-        for path in ("today", "reuse", "batched"):
-            r = measure(path, case, args.rounds, n)
+        fresh_per_call = None
+        for path in ("today", "fresh", "reuse", "batched"):
+            r = measure(path, case, args.rounds, n, single=path in ("reuse", "batched"))
             per_call = r["full"] / n
-            if path == "today":
-                today_per_call = per_call
+            if path in ("today", "fresh"):
                 extra = per_call  # every rerun pays the whole call
+                if path == "today":
+                    today_per_call = per_call
+                else:
+                    fresh_per_call = per_call
             else:
                 extra = (r["full"] - r["single"]) / (n - 1)
             share = extra / today_per_call if today_per_call else float("nan")
+            of_fresh = extra / fresh_per_call if fresh_per_call else float("nan")
             print(f"{case:<11} {path:<8} {n / r['full']:8.2f} {per_call * 1000:8.0f} "
-                  f"{extra * 1000:10.0f}ms {share:9.0%}  {r['load']:.2f}", flush=True)
+                  f"{extra * 1000:10.0f}ms {share:9.0%} {of_fresh:9.0%}  {r['load']:.2f}",
+                  flush=True)
 
+    if args.no_contention:
+        print(f"\n{load()} at the end")
+        return 0
     print("\ncontention: ms per call of the classifier case with k busy-loop processes")
     print(f"{'settings':<34} {'k=0':>7} {'k=1':>7} {'k=2':>7}  {'x1':>5} {'x2':>5}  "
           "load at k=0/1/2")
