@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/runner_overhead.py --baseline
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/local_model.py
+	$(BIN)/python bench/local_reruns.py
 	$(BIN)/python bench/tui_startup.py
 	$(BIN)/python bench/tui_results.py
 	$(BIN)/python bench/statistics_coverage.py

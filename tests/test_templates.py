@@ -236,13 +236,13 @@ def test_cli_prompts_round_trip(tmp_path, monkeypatch, capsys):
     edited.write_text((tmp_path / "prompts/ticket-classifier/v3.yaml").read_text()
                       .replace("Route the ticket to one team.", "Route the ticket."))
     assert main(["prompts", "save", "ticket-classifier", str(edited), "--label", "staging"]) == 0
-    assert "saved ticket-classifier@4" in capsys.readouterr().out
-    assert main(["prompts", "diff", "ticket-classifier@3", "4"]) == 0
+    assert "saved ticket-classifier@5" in capsys.readouterr().out
+    assert main(["prompts", "diff", "ticket-classifier@3", "5"]) == 0
     out = capsys.readouterr().out
     assert "-      Route the ticket to one team." in out and "+      Route the ticket." in out
     assert main(["prompts", "show", "ticket-classifier@staging", "--vars",
                  '{"ticket": "refund"}']) == 0
     assert "Ticket: refund" in capsys.readouterr().out
-    assert main(["prompts", "label", "ticket-classifier", "production", "4"]) == 0
+    assert main(["prompts", "label", "ticket-classifier", "production", "5"]) == 0
     assert PromptLibrary(tmp_path / "prompts").labels("ticket-classifier") == {
-        "production": 4, "staging": 4}
+        "production": 5, "staging": 5}

@@ -4,14 +4,21 @@ A *plan* is everything needed to run (or resume) a run, stored as JSON with the 
 ``--resume`` repeats exactly the same matrix even if the suite file changed since. Cells
 are pulled by a fixed pool of workers (memory stays flat however many cells there are),
 each rerun is an independent request with its own seed, and each finished cell is
-committed before the next is taken.
+committed on its own.
+
+A model whose transport completes several seeds of one request at once (the embedded model:
+one prompt evaluation, one batch) gets the pending reruns of a case together, as one unit of
+work: its reruns run back to back instead of rerun-major, and a resumed case runs only its
+missing reruns, each with its own seed, so its outputs are those a full run gives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +30,8 @@ from workbench.checks.assertions import (
     expected_assertion,
     parse_assertion,
 )
-from workbench.checks.parsing import parse_output
-from workbench.engine.plan import Plan
+from workbench.checks.parsing import ParseSpec, parse_output
+from workbench.engine.plan import Plan, PlanCase
 from workbench.errors import InputError
 from workbench.models.constraints import constraint_params
 from workbench.models.errors import ModelError
@@ -33,6 +40,9 @@ from workbench.prompts.version import PromptVersion
 from workbench.redaction import remember_in
 from workbench.store.database import Store
 from workbench.store.records import CellKey, CellRecord, StepRecord
+
+# Cases per block when a model gets a case's reruns together (see Runner.units).
+CASE_BLOCK = 10
 
 
 class Runner:
@@ -66,33 +76,88 @@ class Runner:
         memory. What was stored already is marked in a bitmap of one byte per cell, filled
         by streaming the store, and only on a resume.
         """
-        done: bytearray | None = None
-        if self.store.count_cells(self.run_id):
-            done = bytearray(self.plan.total_cells)
-            for key in self.store.iter_done_keys(self.run_id):
-                index = self.plan.index(key)
-                if index is not None:
-                    done[index] = 1
+        done = self._done()
         for index, key in enumerate(self.plan.cells()):
             if done is None or not done[index]:
                 yield key
 
+    def _done(self) -> bytearray | None:
+        """One byte per cell of the plan, 1 where the cell is stored; ``None`` if none is."""
+        if not self.store.count_cells(self.run_id):
+            return None
+        done = bytearray(self.plan.total_cells)
+        for key in self.store.iter_done_keys(self.run_id):
+            index = self.plan.index(key)
+            if index is not None:
+                done[index] = 1
+        return done
+
+    def units(self) -> Iterator[list[CellKey]]:
+        """The pending cells as units of work, each a list of cells of one case.
+
+        A model that completes several seeds at once gets every pending rerun of a case in
+        one unit, a block of :data:`CASE_BLOCK` cases at a time: each variant runs the block's
+        cases back to back (consecutive prompts of a variant share its prefix, which the
+        embedded model then evaluates once), and every variant runs a block before the next
+        block starts (so an interrupted run can still compare variants on the cases it
+        finished). Any other model gets one cell per unit, in plan order. The two kinds
+        alternate.
+        """
+        grouped = {name for name, m in self.models.items()
+                   if self.gateway.groups_seeds(name, m.get("transport", "litellm"),
+                                                m.get("api_base"))}
+        if not grouped:
+            yield from ([key] for key in self.pending())
+            return
+        done = self._done()
+
+        def pending(key: CellKey) -> bool:
+            index = self.plan.index(key)
+            return done is None or index is None or not done[index]
+
+        def single() -> Iterator[list[CellKey]]:
+            for key in self.plan.cells():
+                if key[1] not in grouped and pending(key):
+                    yield [key]
+
+        def together() -> Iterator[list[CellKey]]:
+            cases = self.plan.cases
+            for first in range(0, len(cases), CASE_BLOCK):
+                for variant, model in self.plan.groups:
+                    if model not in grouped:
+                        continue
+                    for case in cases[first:first + CASE_BLOCK]:
+                        keys = [(variant, model, case.id, rerun)
+                                for rerun in range(self.plan.reruns)]
+                        unit = [key for key in keys if pending(key)]
+                        if unit:
+                            yield unit
+
+        streams = [single(), together()]
+        while streams:
+            for stream in list(streams):
+                unit = next(stream, None)
+                if unit is None:
+                    streams.remove(stream)
+                else:
+                    yield unit
+
     async def run(self, on_cell: Callable[[CellRecord], None] | None = None,
                   stop: asyncio.Event | None = None) -> int:
         """Run every pending cell; returns how many ran. Cancellation keeps finished cells."""
-        pending = self.pending()
+        units = self.units()
         ran = 0
 
         async def worker() -> None:
             nonlocal ran
-            for key in pending:  # a shared iterator: no await between next() calls
+            for keys in units:  # a shared iterator: no await between next() calls
                 if stop is not None and stop.is_set():
                     return
-                record = await self.run_cell(key)
-                self.store.add_cell(record)
-                ran += 1
-                if on_cell is not None:
-                    on_cell(record)
+                for record in await self.run_cells(keys):
+                    self.store.add_cell(record)
+                    ran += 1
+                    if on_cell is not None:
+                        on_cell(record)
 
         workers = [asyncio.create_task(worker()) for _ in range(self.plan.concurrency)]
         try:
@@ -109,26 +174,37 @@ class Runner:
         return int(base) * 1000 + rerun if isinstance(base, int) else rerun
 
     async def run_cell(self, key: CellKey) -> CellRecord:
-        variant_ref, model_name, case_id, rerun = key
+        """Run one cell (render, call, parse, assert); the caller stores it."""
+        (record,) = await self.run_cells([key])
+        return record
+
+    async def run_cells(self, keys: list[CellKey]) -> list[CellRecord]:
+        """Run reruns of one variant × model × case, step by step; the caller stores them.
+
+        At each step the reruns whose requests are the same but for the seed are sent as one
+        group (:meth:`Gateway.complete_seeds`): the embedded model evaluates their prompt once.
+        """
+        variant_ref, model_name, case_id, _ = keys[0]
         prompt = self.variants[variant_ref]
         model = self.models[model_name]
         case = self.cases[case_id]
-        started = time.time()
-        steps: list[StepRecord] = []
-        outputs: dict[str, Any] = {}
-        attempts = 0
-        seed: int | None = None
-        error: str | None = None
-        raw: str | None = None
-        try:
-            last = prompt.step_count() - 1
-            for index in range(last + 1):
-                step = prompt.render_step(index, case.vars, outputs)
+        cells = [_Cell(rerun=key[3], started=time.time()) for key in keys]
+        last = prompt.step_count() - 1
+        for index in range(last + 1):
+            groups: dict[str, list[tuple[_Cell, StepRecord, ParseSpec | None]]] = {}
+            for cell in cells:
+                if cell.error is not None:
+                    continue
+                try:  # a template that fails only for this case's values
+                    step = prompt.render_step(index, case.vars, cell.outputs)
+                except InputError as exc:
+                    cell.error = f"render error: {exc}"
+                    continue
                 step_model = step.model or model_name
                 params = {**prompt.spec.params, **step.params, **self.plan.params,
                           **model.get("params", {})}
-                seed = self._seed(params, rerun)
-                params["seed"] = seed
+                cell.seed = self._seed(params, cell.rerun)
+                params["seed"] = cell.seed
                 # A parse spec with constrain: true, as this model's request parameter (a
                 # parameter the user set wins); stored with the step, so the history sees it.
                 shape = step.parse if step.parse is not None and step.parse.constrain \
@@ -137,35 +213,49 @@ class Runner:
                     params.setdefault(name, value)
                 record = StepRecord(output=step.output, model=step_model,
                                     messages=step.messages, params=params)
-                steps.append(record)
-                # A step naming another model is reached the default way for its name.
-                reply = await self.gateway.complete(
-                    step_model, step.messages, params,
-                    **_routing(model if step_model == model_name else {}))
-                attempts += reply.attempts
-                text = reply.text.strip()
-                record.raw = reply.text
-                record.latency_ms = reply.latency_ms
-                record.prompt_tokens = reply.prompt_tokens
-                record.completion_tokens = reply.completion_tokens
-                record.cost = reply.cost
-                record.attempts = reply.attempts
-                value: Any = text
-                if step.parse is not None:
-                    parsed_step = parse_output(step.parse, text)
-                    record.answer, record.parse_ok = parsed_step.answer, parsed_step.ok
-                    if parsed_step.ok:
-                        value = parsed_step.answer
-                outputs[step.output] = value
-                raw = text
-        except ModelError as exc:
-            attempts += exc.attempts
-            error = str(exc)
-            if steps:
-                steps[-1].error, steps[-1].attempts = error, exc.attempts
-        except InputError as exc:  # a template that fails only for this case's values
-            error = f"render error: {exc}"
+                cell.steps.append(record)
+                groups.setdefault(_same_request(record), []).append((cell, record, step.parse))
+            for group in groups.values():
+                await self._call_step(model_name, model, group)
+        return [await self._finish(keys[0], prompt, case, cell) for cell in cells]
 
+    async def _call_step(self, model_name: str, model: dict[str, Any],
+                         group: list[tuple[_Cell, StepRecord, ParseSpec | None]]) -> None:
+        """Send one step's identical requests (but for their seeds) and record each reply."""
+        first = group[0][1]
+        params = {k: v for k, v in first.params.items() if k != "seed"}
+        # A step naming another model is reached the default way for its name.
+        replies = await self.gateway.complete_seeds(
+            first.model, first.messages, params, [cell.seed for cell, _, _ in group],
+            **_routing(model if first.model == model_name else {}))
+        for (cell, record, parse), reply in zip(group, replies, strict=True):
+            if isinstance(reply, ModelError):
+                cell.attempts += reply.attempts
+                cell.error = str(reply)
+                record.error, record.attempts = cell.error, reply.attempts
+                continue
+            cell.attempts += reply.attempts
+            text = reply.text.strip()
+            record.raw = reply.text
+            record.latency_ms = reply.latency_ms
+            record.prompt_tokens = reply.prompt_tokens
+            record.completion_tokens = reply.completion_tokens
+            record.cost = reply.cost
+            record.attempts = reply.attempts
+            value: Any = text
+            if parse is not None:
+                parsed_step = parse_output(parse, text)
+                record.answer, record.parse_ok = parsed_step.answer, parsed_step.ok
+                if parsed_step.ok:
+                    value = parsed_step.answer
+            cell.outputs[record.output] = value
+            cell.raw = text
+
+    async def _finish(self, key: CellKey, prompt: PromptVersion, case: PlanCase,
+                      cell: _Cell) -> CellRecord:
+        """Parse the final output, evaluate the case's assertions, build the record."""
+        variant_ref, model_name, case_id, _ = key
+        steps, error, raw = cell.steps, cell.error, cell.raw
         latency = sum(s.latency_ms for s in steps)
         cost = sum(s.cost for s in steps)
         prompt_tokens = sum(s.prompt_tokens for s in steps)
@@ -184,13 +274,14 @@ class Runner:
         passed = error is None and cell_passed(results, case.threshold)
         return CellRecord(
             run_id=self.run_id, variant=variant_ref, model=model_name, case_id=case_id,
-            rerun=rerun, status="error" if error else "ok", output=raw if not error else None,
+            rerun=cell.rerun, status="error" if error else "ok",
+            output=raw if not error else None,
             answer=parsed.answer if parsed and parsed.ok else None,
             parse_ok=bool(parsed and parsed.ok), passed=passed,
             assertions=results, steps=steps, latency_ms=latency,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost,
-            error=error, attempts=attempts, seed=seed, prompt_hash=prompt.hash,
-            started=started, finished=time.time(),
+            error=error, attempts=cell.attempts, seed=cell.seed, prompt_hash=prompt.hash,
+            started=cell.started, finished=time.time(),
         )
 
     def _judge(self, cell_model: str):
@@ -208,6 +299,26 @@ class Runner:
             return reply.text
 
         return judge
+
+
+@dataclass
+class _Cell:
+    """One rerun in progress: its steps so far, their outputs by name, and how it ended."""
+
+    rerun: int
+    started: float
+    steps: list[StepRecord] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    attempts: int = 0
+    error: str | None = None
+    raw: str | None = None
+
+
+def _same_request(step: StepRecord) -> str:
+    """A key equal for two steps whose requests differ at most in their seed."""
+    params = {k: v for k, v in step.params.items() if k != "seed"}
+    return json.dumps([step.model, step.messages, params], sort_keys=True, default=str)
 
 
 def _routing(model: dict[str, Any]) -> dict[str, Any]:

@@ -54,9 +54,9 @@ def litellm_module() -> Any:
         litellm.success_callback = []
         litellm.failure_callback = []
         litellm.callbacks = []
-        from workbench.models import _local
+        from workbench.models._local_litellm import register
 
-        _local.register(litellm)
+        register(litellm)
         _LITELLM = litellm
     return _LITELLM
 

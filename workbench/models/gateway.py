@@ -15,9 +15,9 @@ import math
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -25,12 +25,15 @@ from workbench.models.errors import ConfigurationError, ModelError, RateLimited,
 from workbench.models.transport import (
     Reply,
     Request,
+    SeedGroupTransport,
     Transport,
     TransportName,
     choose_transport,
     open_transport,
 )
 from workbench.redaction import redact, remember
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,16 @@ class Gateway:
     concurrency and redaction; one instance per run."""
 
     def __init__(self, *, timeout: float = 120.0, max_attempts: int = 6,
-                 base_delay: float = 0.5, max_delay: float = 30.0, concurrency: int = 4):
+                 base_delay: float = 0.5, max_delay: float = 30.0, concurrency: int = 4,
+                 transports: Mapping[TransportName, Transport] | None = None):
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.concurrency = concurrency
         self._limits: dict[str, AdaptiveLimit] = {}
-        self._transports: dict[TransportName, Transport] = {}
+        # Already-open transports by name (a test's or an embedder's); others open on first use.
+        self._transports: dict[TransportName, Transport] = dict(transports or {})
 
     def limit_for(self, model: str) -> AdaptiveLimit:
         if model not in self._limits:
@@ -129,6 +134,28 @@ class Gateway:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1))
         return random.uniform(0, ceiling)
 
+    def groups_seeds(self, model: str, transport: str = "litellm",
+                     api_base: str | None = None) -> bool:
+        """Whether ``model``'s transport completes several seeds of one request at once
+        (:meth:`complete_seeds` then costs less than one call per seed)."""
+        try:
+            chosen = self.transport_for(model, transport, api_base)
+        except ConfigurationError:
+            return False
+        return isinstance(chosen, SeedGroupTransport)
+
+    def _request(self, model: str, messages: list[dict[str, str]], params: Mapping[str, Any],
+                 api_base: str | None, api_key_env: str | None) -> Request:
+        key = None
+        if api_key_env:
+            key = os.environ.get(api_key_env)
+            if not key:
+                raise ConfigurationError(f"environment variable {api_key_env} is not set")
+            remember(key)  # whatever its variable is called, it never reaches a report
+        return Request(model=model, messages=messages,
+                       params={k: v for k, v in params.items() if v is not None},
+                       timeout=self.timeout, api_base=api_base, api_key=key)
+
     async def complete(
         self,
         model: str,
@@ -146,29 +173,62 @@ class Gateway:
         the embedded one. Raises :class:`~workbench.models.errors.ModelError` when the call
         fails for good, with ``attempts`` set.
         """
-        key = None
-        if api_key_env:
-            key = os.environ.get(api_key_env)
-            if not key:
-                raise ConfigurationError(f"environment variable {api_key_env} is not set")
-            remember(key)  # whatever its variable is called, it never reaches a report
+        request = self._request(model, messages, params, api_base, api_key_env)
         chosen = self.transport_for(model, transport, api_base)
-        request = Request(model=model, messages=messages,
-                          params={k: v for k, v in params.items() if v is not None},
-                          timeout=self.timeout, api_base=api_base, api_key=key)
         reply, latency_ms, attempts = await self._with_retries(
             model, lambda: chosen.complete(request))
-        cost = reply.cost
-        if not math.isfinite(cost) or cost < 0:  # no price, or nonsense from a server
-            cost = 0.0
-        # A proxy or provider may echo the Authorization header back in the reply.
-        return Completion(redact(reply.text), reply.prompt_tokens, reply.completion_tokens,
-                          cost, latency_ms, attempts)
+        return _completion(reply, latency_ms, attempts)
 
-    async def _with_retries(self, model: str, send: Callable[[], Awaitable[Reply]]
-                            ) -> tuple[Reply, float, int]:
+    async def complete_seeds(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: Mapping[str, Any],
+        seeds: Sequence[int],
+        *,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        transport: str = "litellm",
+    ) -> list[Completion | ModelError]:
+        """One completion of the same request per seed, in the order of ``seeds``.
+
+        A transport that groups seeds (the embedded model) gets them in one call, retried as a
+        whole, and a failure is every seed's; any other gets one call per seed, concurrently
+        under the model's limit, each failing on its own. A failure is returned in its place,
+        not raised.
+        """
+        try:
+            chosen = self.transport_for(model, transport, api_base)
+            request = self._request(model, messages, params, api_base, api_key_env)
+        except ModelError as exc:
+            return [exc] * len(seeds)
+        if not isinstance(chosen, SeedGroupTransport) or len(seeds) == 1:
+            routing = {"api_base": api_base, "api_key_env": api_key_env, "transport": transport}
+            calls = [self.complete(model, messages, {**params, "seed": seed}, **routing)
+                     for seed in seeds]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, ModelError):
+                    raise result
+            return list(results)  # type: ignore[arg-type]  # Completion | ModelError
+        try:
+            replies, _, attempts = await self._with_retries(
+                model, lambda: chosen.complete_seeds(request, seeds), calls=len(seeds))
+        except ModelError as exc:
+            return [exc] * len(seeds)
+        if len(replies) != len(seeds):
+            error = ModelError(f"{len(replies)} replies for {len(seeds)} seeds",
+                               label="MalformedResponse")
+            error.attempts = attempts
+            return [error] * len(seeds)
+        return [_completion(reply, 0.0, attempts) for reply in replies]
+
+    async def _with_retries(self, model: str, send: Callable[[], Awaitable[T]], *,
+                            calls: int = 1) -> tuple[T, float, int]:
         """Send under the model's concurrency limit, retrying what a retry can fix; returns
-        the reply, the latency of the attempt that succeeded and the attempts made."""
+        the reply, the latency of the attempt that succeeded and the attempts made.
+
+        ``calls`` is how many completions one send asks for: its deadline scales with it."""
         limit = self.limit_for(model)
         attempts = 0
         started = time.perf_counter()
@@ -184,7 +244,7 @@ class Gateway:
                     async with limit:
                         started = time.perf_counter()
                         try:
-                            reply = await self._send_once(send)
+                            reply = await self._send_once(send, calls)
                         except RateLimited:
                             limit.rate_limited()
                             raise
@@ -194,18 +254,19 @@ class Gateway:
             raise
         return reply, (time.perf_counter() - started) * 1000, attempts
 
-    async def _send_once(self, send: Callable[[], Awaitable[Reply]]) -> Reply:
+    async def _send_once(self, send: Callable[[], Awaitable[T]], calls: int = 1) -> T:
         """One attempt, under a deadline of its own in case a transport's timeout fails.
 
         A transport raises only our errors; anything else is a bug in one, stored as a
         non-retryable error rather than ending the run.
         """
+        deadline = self.timeout * calls + 5
         try:
-            return await asyncio.wait_for(send(), timeout=self.timeout + 5)
+            return await asyncio.wait_for(send(), timeout=deadline)
         except ModelError:
             raise
         except TimeoutError as exc:
-            raise RequestTimeout(f"no reply within {self.timeout + 5:g} s",
+            raise RequestTimeout(f"no reply within {deadline:g} s",
                                  label=type(exc).__name__) from exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes a stored error
             raise ModelError(str(exc), label=type(exc).__name__) from exc
@@ -214,3 +275,16 @@ class Gateway:
         """Close the transports' connections (a new call reopens them)."""
         for transport in self._transports.values():
             await transport.aclose()
+
+
+def _completion(reply: Reply, latency_ms: float, attempts: int) -> Completion:
+    """The stored record of a reply: key-free text, a sane cost, the transport's own latency
+    when it measured one."""
+    cost = reply.cost
+    if not math.isfinite(cost) or cost < 0:  # no price, or nonsense from a server
+        cost = 0.0
+    if reply.latency_ms is not None:
+        latency_ms = reply.latency_ms
+    # A proxy or provider may echo the Authorization header back in the reply.
+    return Completion(redact(reply.text), reply.prompt_tokens, reply.completion_tokens,
+                      cost, latency_ms, attempts)

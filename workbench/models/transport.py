@@ -1,7 +1,10 @@
 """The transport protocol: one way of sending a chat request, and choosing one per model.
 
 A transport sends one request once and maps whatever fails onto
-:mod:`workbench.models.errors`. Everything that is the same for all of them — retries and
+:mod:`workbench.models.errors`. A transport that can complete several seeds of one request
+for less than that many requests (the embedded model: one prompt evaluation, one batch) says so
+by having ``complete_seeds`` (:class:`SeedGroupTransport`); the runner then hands it the reruns
+of a case together. Everything that is the same for all of them — retries and
 Retry-After, the per-model concurrency limit, redaction, the :class:`Completion` record —
 is the gateway's. Three exist:
 
@@ -14,9 +17,9 @@ is the gateway's. Three exist:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.models.errors import ConfigurationError
 
@@ -44,12 +47,17 @@ class Request:
 @dataclass(frozen=True)
 class Reply:
     """What a transport got back: the raw text (not yet redacted), token counts, and the cost
-    in USD as the transport priced it (0.0 when the price is unknown)."""
+    in USD as the transport priced it (0.0 when the price is unknown).
+
+    ``latency_ms`` is the transport's own measure of the time this reply took, when it has a
+    better one than the gateway's clock (a reply of a group: its share of the group's time).
+    """
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     cost: float = 0.0
+    latency_ms: float | None = None
 
 
 class Transport(Protocol):
@@ -60,6 +68,14 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Release pooled connections; a later call may reopen them."""
         ...
+
+
+@runtime_checkable
+class SeedGroupTransport(Transport, Protocol):
+    """A transport that completes several seeds of one request at once, cheaper than one
+    request per seed; replies come back in the order of the seeds."""
+
+    async def complete_seeds(self, request: Request, seeds: Sequence[int]) -> list[Reply]: ...
 
 
 def choose_transport(model: str, transport: str = "litellm",
