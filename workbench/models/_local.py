@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.models.adapters import resolve_adapter
 from workbench.models.errors import (
     BadRequest,
     ContextWindowExceeded,
@@ -165,6 +166,8 @@ def _import_llama_cpp() -> ModuleType:
 _load_lock = threading.Lock()  # guards creation/destruction of the singleton
 _call_lock = threading.Lock()  # serialises every use of the llama.cpp context
 _llama: llama_cpp.Llama | None = None
+# Fine-tuned variants: the same base GGUF with a LoRA adapter, one instance per adapter file.
+_tuned: dict[Path, llama_cpp.Llama] = {}
 _atexit_registered = False
 _last_load_seconds: float | None = None
 
@@ -177,15 +180,18 @@ def thread_count() -> int:
         return os.cpu_count() or 2
 
 
-def _get_llama() -> llama_cpp.Llama:
-    """Return the shared ``Llama``, loading it on first use (once per process)."""
+def _get_llama(adapter: Path | None = None) -> llama_cpp.Llama:
+    """Return the shared ``Llama``, loading it on first use (once per process); with
+    ``adapter``, the one that applies that GGUF LoRA adapter to the same base."""
     global _llama, _atexit_registered, _last_load_seconds
-    llm = _llama
+    llm = _llama if adapter is None else _tuned.get(adapter)
     if llm is not None:
         return llm
     with _load_lock:
-        if _llama is not None:
+        if adapter is None and _llama is not None:
             return _llama
+        if adapter is not None and adapter in _tuned:
+            return _tuned[adapter]
         path = resolve_model_path()
         llama_mod = _import_llama_cpp()
         started = time.perf_counter()
@@ -196,6 +202,7 @@ def _get_llama() -> llama_cpp.Llama:
                 n_threads=thread_count(),
                 verbose=False,
                 seed=secrets.randbelow(_SEED_MODULUS),
+                **({"lora_path": str(adapter)} if adapter is not None else {}),
             )
         except (ValueError, OSError, RuntimeError) as exc:
             raise ModelUnavailable(
@@ -208,7 +215,10 @@ def _get_llama() -> llama_cpp.Llama:
             # being destroyed is what prints "Exception ignored in ..." at exit.
             atexit.register(close_local_model)
             _atexit_registered = True
-        _llama = llm
+        if adapter is None:
+            _llama = llm
+        else:
+            _tuned[adapter] = llm
         return llm
 
 
@@ -223,6 +233,9 @@ def close_local_model() -> None:
         llm, _llama = _llama, None
         if llm is not None:
             llm.close()
+        for tuned in _tuned.values():
+            tuned.close()
+        _tuned.clear()
 
 
 def is_local_model_loaded() -> bool:
@@ -247,13 +260,16 @@ class LocalChatModel:
 
     name = MODEL_NAME
 
+    def __init__(self, adapter: Path | None = None) -> None:
+        self.adapter = adapter  # a GGUF LoRA adapter applied to the base (fine-tuned model)
+
     def load(self) -> float | None:
         """Load the model now (e.g. in a background worker) and return the load time in s.
 
         Returns ``None`` when it was already loaded by an earlier call.
         """
-        already = _llama is not None
-        _get_llama()
+        already = (_llama if self.adapter is None else _tuned.get(self.adapter)) is not None
+        _get_llama(self.adapter)
         return None if already else _last_load_seconds
 
     def chat(
@@ -296,7 +312,7 @@ class LocalChatModel:
         if llama_format is not None:
             kwargs["response_format"] = llama_format
         with _call_lock:
-            llm = _get_llama()
+            llm = _get_llama(self.adapter)
             if grammar:
                 kwargs["grammar"] = _llama_grammar(llm, grammar)
             # Start from an empty KV cache: otherwise llama-cpp-python reuses the longest
@@ -434,10 +450,21 @@ class LocalTransport:
 
     def __init__(self) -> None:
         self._model = LocalChatModel()
+        self._tuned: dict[str, LocalChatModel] = {}
+
+    def _model_for(self, name: str) -> LocalChatModel:
+        """The base model, or for ``local/smollm2+NAME`` the base with adapter NAME."""
+        if name == MODEL_NAME:
+            return self._model
+        model = self._tuned.get(name)
+        if model is None:
+            model = self._tuned[name] = LocalChatModel(resolve_adapter(name))
+        return model
 
     async def complete(self, request: Request) -> Reply:
         try:
-            reply = await _in_worker(self._model, request.messages, request.params)
+            model = self._model_for(request.model)
+            reply = await _in_worker(model, request.messages, request.params)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - llama.cpp's own failures: a retry repeats them
