@@ -11,7 +11,6 @@ held-out accuracy rises by a clear margin.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from pathlib import Path
 
@@ -23,7 +22,11 @@ from workbench.finetune.train import (
     missing_training_modules,
     train_lora,
 )
-from workbench.models.adapters import AdapterInfo, tuned_model_name, write_info
+from workbench.models.adapters import (
+    file_sha256,
+    load_adapter,
+    tuned_model_name,
+)
 from workbench.models.local import close_local_model, resolve_model_path
 
 LABELS = {
@@ -51,21 +54,67 @@ def example(label: str, word: str, i: int) -> list[dict[str, str]]:
             {"role": "assistant", "content": f"tag-{label}"}]
 
 
+PROMPT = (
+    "kind: zero-shot\ndescription: the labels are tags\nparams: {temperature: 0.0}\n"
+    "messages:\n"
+    f"  - role: system\n    content: {SYSTEM}\n"
+    "  - role: user\n    content: \"Ticket #{{ i }}: something about my {{ word }}.\"\n"
+    "parse:\n  type: label\n  choices: [tag-billing, tag-bug, tag-feature, tag-account]\n")
+
+
+def project_cases() -> list[tuple[str, str, str, int]]:
+    """(id, label, word, number): ten cases, three words of each label in turn."""
+    out = []
+    for label, words in LABELS.items():
+        out += [(f"{label}-{j}", label, word, 10 * len(out) + j)
+                for j, word in enumerate(words[:3])]
+    return out[:10]
+
+
 @pytest.fixture(scope="module")
-def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A LoRA trained 3 steps (2 examples each, 2 threads) on 6 examples: about half a minute."""
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``workbench finetune`` on a 10-case project whose only version is right in one of two
+    reruns of every case:
+    3 steps of 2 examples (2 threads), 3 held-out cases rerun twice — about a minute."""
     needs_extra()
-    folder = tmp_path_factory.mktemp("adapters") / "quick"
-    folder.mkdir()
-    examples = [example(label, words[0], i) for i, (label, words) in enumerate(LABELS.items())]
-    examples += [example("bug", "glitch", 7), example("billing", "receipt", 8)]
-    result = train_lora(examples, folder / "adapter.gguf",
-                        TrainConfig(max_steps=3, batch_size=2, lr=3e-3, rank=4, threads=2),
-                        resolve_model_path())
-    assert result.steps == 3 and len(result.losses) == 3
-    assert all(math.isfinite(x) for x in result.losses)
-    write_info(folder, AdapterInfo(name="quick", suite="t", prompt="p@1"))
-    return folder / "adapter.gguf"
+    from tests.histories import Case, Version, add_run
+    from workbench.cli.main import main
+    from workbench.store.database import Store
+
+    root = tmp_path_factory.mktemp("project")
+    (root / "prompts" / "tickets").mkdir(parents=True)
+    (root / "prompts" / "tickets" / "v1.yaml").write_text(PROMPT)
+    (root / "suites").mkdir()
+    rows = project_cases()
+    cases = "".join(f"  - {{id: {cid}, vars: {{i: {n}, word: {word}}}, "
+                    f"expected: tag-{label}}}\n" for cid, label, word, n in rows)
+    suite = root / "suites" / "tickets.yaml"
+    suite.write_text(f"name: tickets\nprompts: [tickets@1]\nreruns: 2\ncases:\n{cases}")
+    class TicketCase(Case):
+        def vars(self) -> dict:
+            row = next(r for r in rows if r[0] == self.id)
+            return {"i": row[3], "word": row[2]}
+
+    history = [TicketCase(cid, f"tag-{label}") for cid, label, _, _ in rows]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.delenv("WORKBENCH_ADAPTERS", raising=False)
+        with Store(root / ".workbench" / "workbench.db") as store:
+            add_run(store, "tickets", history, [Version(
+                "tickets", 1, PROMPT, {c.id: [c.expected, None] for c in history})],
+                base_dir=str(root / "suites"))
+        code = main(["finetune", "suites/tickets.yaml", "--name", "quick", "--max-steps", "3",
+                     "--batch-size", "2", "--lr", "3e-3", "--rank", "4", "--threads", "2",
+                     "--holdout", "0.3"])
+        close_local_model()
+    assert code == 0
+    return {"root": root, "suite": suite, "adapter": root / ".workbench" / "adapters" / "quick",
+            "rows": rows}
+
+
+@pytest.fixture(scope="module")
+def adapter(tuned: dict) -> Path:
+    return tuned["adapter"] / "adapter.gguf"
 
 
 def next_token_distribution(lora: Path | None, messages: list[dict[str, str]]):
@@ -134,6 +183,74 @@ def test_tuned_model_name_runs_through_the_local_transport(
         close_local_model()
     assert tuned_text != base_text
     assert tuned_text.startswith("tag"), tuned_text
+
+
+def test_finetune_records_the_adapter_and_what_it_was_trained_on(tuned: dict) -> None:
+    adapter = load_adapter(tuned["adapter"])
+    assert adapter is not None
+    info = adapter.info
+    assert (info.name, info.suite, info.prompt, info.provider) == ("quick", "tickets",
+                                                                   "tickets@1", "local")
+    assert info.model == "local/smollm2+quick"
+    assert info.base_sha256 == file_sha256(resolve_model_path())
+    assert info.data_sha256 == file_sha256(tuned["adapter"] / "train.jsonl")
+    assert len(info.train_cases) == 7 and len(info.heldout_cases) == 3
+    assert not set(info.train_cases) & set(info.heldout_cases)
+    trained = (tuned["adapter"] / "train.jsonl").read_text().count("\n")
+    assert trained == 7  # the held-out cases never reach the training file
+    assert len(info.losses) == 3 and info.seconds > 0 and info.tokens > 0
+    assert info.hyperparameters["rank"] == 4 and info.hyperparameters["alpha"] == 8.0
+    assert not list(tuned["adapter"].parent.glob(".*"))  # no partial folder left behind
+
+
+def test_finetune_compares_on_the_held_out_cases_only(tuned: dict) -> None:
+    """The comparison pairs the best version's stored reruns with a fresh run of the short
+    prompt on the tuned model, on exactly the held-out cases; its numbers re-computed here."""
+    from workbench.analysis.stats import pass_hat_k
+    from workbench.store.database import Store
+
+    adapter = load_adapter(tuned["adapter"])
+    assert adapter is not None and adapter.comparison is not None
+    c = adapter.comparison
+    assert set(c.cases) == set(adapter.info.heldout_cases)
+    assert (c.before_prompt, c.after_prompt) == ("tickets@1", "tickets-short@1")
+    assert c.after_model == "local/smollm2+quick" and c.reruns == 2 and c.k == 2
+    with Store(tuned["root"] / ".workbench" / "workbench.db") as store:
+        cells = list(store.cells(c.after_run))
+        assert store.run(c.after_run).suite == "tickets+quick"
+    assert {x.case_id for x in cells} == set(c.cases) and len(cells) == 3 * 2
+    assert {x.model for x in cells} == {"local/smollm2+quick"}
+    after = {cid: [x.passed for x in cells if x.case_id == cid] for cid in c.cases}
+    mean_after = sum(sum(v) / 2 for v in after.values()) / 3
+    assert c.pass_rate.before == 0.5 and c.pass_rate.after == pytest.approx(mean_after)
+    assert c.pass_rate.delta == pytest.approx(mean_after - 0.5)
+    hats = sum(pass_hat_k(2, sum(v), 2) for v in after.values()) / 3
+    assert c.pass_hat_k.before == 0.0 and c.pass_hat_k.after == pytest.approx(hats)
+    assert c.verdict in ("helped", "no_gain", "worse")
+    assert c.tokens_per_call[1] is not None and c.seconds_per_call[1] > 0
+
+
+def test_escalation_report_shows_what_fine_tuning_changed(
+        tuned: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.escalation.pipeline import assess_suite
+    from workbench.reports.escalation import (
+        render_escalation_html,
+        render_escalation_markdown,
+        render_escalation_text,
+    )
+    from workbench.reports.escalation_json import build_escalation_json
+
+    monkeypatch.chdir(tuned["root"])
+    report = assess_suite(".workbench/workbench.db", "suites/tickets.yaml")
+    assert report.after_finetune is not None
+    words = {"helped": "fine-tuning helped", "no_gain": "no detectable gain", "worse": "worse"}
+    verdict = words[report.after_finetune.verdict]
+    text = render_escalation_text(report, color=False)
+    assert f"After fine-tuning: {verdict.upper()}" in text and "pass^2" in text
+    assert f"After fine-tuning: **{verdict}**" in render_escalation_markdown(report)
+    assert "Verdict on the advice: " + verdict in render_escalation_html(report)
+    data = build_escalation_json(report)["after_finetune"]
+    assert data["verdict_text"] == verdict and data["adapter"] == "quick"
 
 
 def held_out_accuracy(lora: Path | None, cases: list[list[dict[str, str]]]) -> float:

@@ -32,6 +32,7 @@ from workbench.finetune.gguf_adapter import TARGET_MODULES, LoraPair, write_lora
 EXTRA_MODULES = ("torch", "transformers", "peft", "gguf", "accelerate")
 INSTALL_COMMAND = ("pip install 'prompt-workbench[finetune]' "
                    "--extra-index-url https://download.pytorch.org/whl/cpu")
+DEFAULT_HOLDOUT = 0.25  # share of the cases kept out of training, to compare on
 IGNORE = -100  # the label torch's cross-entropy skips: prompt tokens and padding
 
 Messages = list[dict[str, str]]
@@ -298,6 +299,7 @@ def train_lora(
 
 
 __all__ = [
+    "DEFAULT_HOLDOUT",
     "EXTRA_MODULES",
     "INSTALL_COMMAND",
     "Encoded",
