@@ -78,6 +78,11 @@ SHORT_SUFFIX = "-short"  # the short prompt's name: the best version's, with thi
 DATA_FILE = "train.jsonl"
 
 
+class ComparisonInterrupted(Exception):
+    """The held-out run on the tuned model was stopped; the adapter is kept, no comparison
+    is stored."""
+
+
 @dataclass(frozen=True)
 class FinetuneOutcome:
     """What :func:`finetune_suite` made: the adapter, how training went, the comparison."""
@@ -260,10 +265,13 @@ def compare_adapter(
         check_local_models(plan, variants)
         run_id = record_run(after_suite, store, plan)
         prepared = PreparedRun(run_id, plan, variants, 0)
+        status = "interrupted"
         try:
             asyncio.run(execute(store, prepared, on_cell=on_cell, stop=stop))
         finally:
-            close_run(store, prepared)
+            status = close_run(store, prepared)
+        if status != "finished":  # stopped: a comparison of part of the cases is not stored
+            raise ComparisonInterrupted(run_id)
         after: dict[str, list[CellRecord]] = {}
         for cell in store.cells(run_id):
             after.setdefault(cell.case_id, []).append(cell)
@@ -330,6 +338,7 @@ class _StopEvent(asyncio.Event):
 
 __all__ = [
     "DEFAULT_HOLDOUT",
+    "ComparisonInterrupted",
     "FinetuneOutcome",
     "check_name",
     "compare_adapter",
