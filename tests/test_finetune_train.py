@@ -162,6 +162,64 @@ def test_llama_cpp_with_the_adapter_answers_differently(adapter: Path) -> None:
     assert tuned[first] > 2 * base[first], (tuned[first], base[first])
 
 
+def test_llama_cpp_applies_the_lora_as_peft_computes_it(tmp_path: Path) -> None:
+    """A random LoRA on Q and K, written as GGUF: the change it makes to llama.cpp's next-token
+    logits must match the change it makes in transformers (the same dequantised base; the
+    correlation of the changes, as llama.cpp's quantised arithmetic differs slightly).
+    Written without llama.cpp's row permutation the match breaks: the test can fail."""
+    needs_extra()
+    import numpy as np
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    import workbench.finetune.gguf_adapter as gguf_adapter
+    from workbench.finetune.train import load_base, lora_pairs
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    model, tokenizer = load_base(resolve_model_path())
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                                             target_modules=list(gguf_adapter.TARGET_MODULES)))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            # peft starts B at zero (an untrained LoRA changes nothing); only Q and K here,
+            # the two projections whose rows llama.cpp stores permuted.
+            if "lora_B" in name and ("q_proj" in name or "k_proj" in name):
+                param.normal_(0, 0.2)
+    messages = example("billing", "invoice", 5)[:2]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                        return_dict=False)
+    with torch.no_grad():
+        tuned = model(input_ids=torch.tensor([ids])).logits[0, -1].double().numpy()
+        with model.disable_adapter():
+            base = model(input_ids=torch.tensor([ids])).logits[0, -1].double().numpy()
+    pairs = lora_pairs(model)
+    assert len(pairs) == 30 * 7
+    gguf_adapter.write_lora_gguf(tmp_path / "ok.gguf", pairs, alpha=8, n_head=9, n_head_kv=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gguf_adapter, "permute_rows", lambda weights, n_head: weights)
+        gguf_adapter.write_lora_gguf(tmp_path / "unpermuted.gguf", pairs, alpha=8, n_head=9,
+                                     n_head_kv=3)
+
+    def logits(lora: Path | None):
+        import llama_cpp
+
+        llm = llama_cpp.Llama(model_path=str(resolve_model_path()), n_ctx=512, n_threads=2,
+                              logits_all=True, verbose=False,
+                              **({"lora_path": str(lora)} if lora else {}))
+        try:
+            llm.eval(ids)
+            return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+        finally:
+            llm.close()
+
+    plain = logits(None)
+    right = np.corrcoef(tuned - base, logits(tmp_path / "ok.gguf") - plain)[0, 1]
+    wrong = np.corrcoef(tuned - base, logits(tmp_path / "unpermuted.gguf") - plain)[0, 1]
+    assert right > 0.9, right
+    assert wrong < right - 0.1, (right, wrong)
+
+
 def test_tuned_model_name_runs_through_the_local_transport(
         adapter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``local/smollm2+quick`` finds the adapter and answers unlike the base at temperature 0."""
