@@ -80,6 +80,8 @@ def finetune_from_cli(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, max_steps=args.max_steps,
                          threads=args.threads, seed=args.seed)
     progress = ProgressLine(sys.stderr)
+    print("fine-tuning: building the training set and loading the base model…",
+          file=sys.stderr, flush=True)
     with run_it_first(args.suite):
         outcome = finetune_suite(store_path(args), args.suite, prompt=args.prompt, name=args.name,
                                  config=config, holdout=args.holdout, seed=args.seed,
