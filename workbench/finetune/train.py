@@ -14,8 +14,10 @@ only when training starts; without them :func:`require_training_stack` says what
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
+import os
 import random
 import re
 import resource
@@ -146,8 +148,11 @@ def load_base(gguf_path: Path) -> tuple[Any, Any]:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     folder, name = str(gguf_path.parent), gguf_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # The GGUF loader draws its own tqdm bar on stderr, over the caller's progress display.
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet):
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name,
+                                                     dtype=torch.float32)
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
