@@ -154,8 +154,7 @@ def _models(
             continue
         if model.name.startswith("local/") and not is_local_model(model.name):
             message = f"unknown local model '{model.name}'"
-            hint = ("the embedded model is local/smollm2 (local/smollm2+NAME with an "
-                    "adapter from `workbench finetune --name NAME`)")
+            hint = "the embedded model is local/smollm2"
             problems.append(doc.problem(("models", i), f"models[{i}]: {message}", hint)
                             if from_file else Problem(message, hint=hint))
             continue
