@@ -261,6 +261,23 @@ def test_finetune_records_the_adapter_and_what_it_was_trained_on(tuned: dict) ->
     assert not list(tuned["adapter"].parent.glob(".*"))  # no partial folder left behind
 
 
+def test_a_cancelled_training_keeps_nothing(tuned: dict) -> None:
+    """Stopped at its first step: no adapter folder, no hidden partial one, the earlier
+    adapter untouched."""
+    from workbench.finetune.loop import finetune_suite
+    from workbench.finetune.train import TrainConfig, TrainingCancelled
+
+    adapters = tuned["adapter"].parent
+    before = sorted(p.name for p in adapters.iterdir())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tuned["root"])
+        with pytest.raises(TrainingCancelled):
+            finetune_suite(".workbench/workbench.db", "suites/tickets.yaml", name="stopped",
+                           config=TrainConfig(max_steps=2, threads=2), holdout=0.3,
+                           stop=lambda: True)
+    assert sorted(p.name for p in adapters.iterdir()) == before == ["quick"]
+
+
 def test_finetune_compares_on_the_held_out_cases_only(tuned: dict) -> None:
     """The comparison pairs the best version's stored reruns with a fresh run of the short
     prompt on the tuned model, on exactly the held-out cases; its numbers re-computed here."""
