@@ -98,3 +98,84 @@ async def test_escalation_shows_verdict_trend_and_reasons(tmp_path: Path) -> Non
         verdict = text_of(screen.query_one("#esc-verdict", Static))
         assert verdict == "no stored runs of suite 'unrun' yet (run it first on Suites (2))"
         assert screen.query_one("#esc-table", DataTable).row_count == 0
+
+
+# -- fine-tuning from the Escalation screen ------------------------------------------------
+# The training itself is the library's (tests/test_finetune_train.py runs it for real); here
+# a stand-in for finetune_suite reports progress the way it does, so the screen's part —
+# start, show the step and loss, cancel, show the comparison when it ends — is what is tested.
+
+
+def _progress(step: int, total: int = 40):
+    from workbench.finetune.train import TrainProgress
+
+    return TrainProgress(step, total, 1, 2.0 / step, 80.0, step * 0.1, (total - step) * 0.1)
+
+
+async def test_escalation_fine_tune_shows_progress_and_cancel_keeps_nothing(
+        tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    import workbench.finetune.loop as loop
+    from workbench.finetune.train import TrainingCancelled
+
+    started = threading.Event()
+
+    def training(db, suite, *, on_progress, on_cell, stop, **kw):
+        step = 0
+        while not stop():
+            step += 1
+            on_progress(_progress(step))
+            started.set()
+            threading.Event().wait(0.02)
+        raise TrainingCancelled()
+
+    monkeypatch.setattr(loop, "finetune_suite", training)
+    app = WorkbenchApp(project_with_history(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.report is not None, what="escalation report")
+        await pilot.press("t")
+        status = screen.query_one("#esc-finetune", Static)
+        await wait_for(pilot, lambda: "loss" in text_of(status) and "ETA" in text_of(status),
+                       what="training progress")
+        assert "(x cancels)" in text_of(status) and "step " in text_of(status)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: "nothing was kept" in text_of(status), what="cancel")
+        assert not screen._tuning
+
+
+async def test_escalation_shows_the_comparison_when_fine_tuning_ends(
+        tmp_path: Path, monkeypatch) -> None:
+    import workbench.finetune.loop as loop
+    from tests.test_adapters import comparison
+    from workbench.models.adapters import AdapterInfo, load_adapter, write_comparison, write_info
+
+    root = project_with_history(tmp_path)
+    monkeypatch.setenv("WORKBENCH_ADAPTERS", str(tmp_path / "adapters"))
+
+    def training(db, suite, *, on_progress, on_cell, stop, **kw):
+        for step in (1, 2):
+            on_progress(_progress(step, 2))
+        folder = tmp_path / "adapters" / "t"
+        write_info(folder, AdapterInfo(name="t", suite="tickets", prompt="p@3",
+                                       losses=(2.0, 1.0)))
+        write_comparison(folder, comparison("t", 9.0))
+        return loop.FinetuneOutcome(load_adapter(folder), None, comparison("t", 9.0), 2)
+
+    monkeypatch.setattr(loop, "finetune_suite", training)
+    app = WorkbenchApp(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.report is not None, what="escalation report")
+        assert "After fine-tuning" not in text_of(screen.query_one("#esc-details", Static))
+        await pilot.press("t")
+        details = screen.query_one("#esc-details", Static)
+        await wait_for(pilot, lambda: "After fine-tuning" in text_of(details),
+                       what="the comparison")
+        text = text_of(details)
+        assert "After fine-tuning: FINE-TUNING HELPED" in text
+        assert "pass rate" in text and "+0.30 [+0.10, +0.50]" in text
+        assert "local/smollm2+t" in text_of(screen.query_one("#esc-finetune", Static))

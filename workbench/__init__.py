@@ -11,6 +11,7 @@ The public API is what the command line and the terminal UI themselves use::
         print(results.groups[0].stats.mean_pass_rate)
     workbench.write_html(results, "report.html")
     report = workbench.assess_suite(".workbench/workbench.db", suite.path)  # fine-tune or not
+    tuned = workbench.finetune_suite(".workbench/workbench.db", suite.path)  # and check it
 
 Names are imported on first use, so ``import workbench`` stays cheap for the CLI's
 ``--help`` and the TUI's first paint. Everything else is internal and may change.
@@ -49,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     # escalation
     "EscalationReport": "workbench.escalation",
     "assess_suite": "workbench.escalation",
+    # fine-tuning: the advice checked (training needs the `finetune` extra)
+    "finetune_suite": "workbench.finetune.loop",
+    "TrainConfig": "workbench.finetune.train",
     # reports
     "write_html": "workbench.reports",
     "write_json": "workbench.reports",
@@ -77,6 +81,8 @@ __all__ = [
     "compare_runs",
     "EscalationReport",
     "assess_suite",
+    "finetune_suite",
+    "TrainConfig",
     "write_html",
     "write_json",
     "write_junit",
@@ -95,6 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     )
     from workbench.errors import InputError, Problem
     from workbench.escalation import EscalationReport, assess_suite
+    from workbench.finetune.loop import finetune_suite
+    from workbench.finetune.train import TrainConfig
     from workbench.prompts import PromptLibrary, PromptVersion
     from workbench.reports import write_html, write_json, write_junit, write_markdown
     from workbench.store import Store, default_db_path

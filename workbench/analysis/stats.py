@@ -683,6 +683,19 @@ def _metric_diff(
     return MetricDiff(name, _mean(xa), _mean(xb), mean_diff, boot_ci, t_ci, _verdict(t_ci))
 
 
+def paired_difference(
+    name: str, a: Sequence[float], b: Sequence[float], *, seed: int = 0,
+    resamples: int = 10000,
+) -> MetricDiff:
+    """Paired difference (b − a) of any per-case metric (e.g. pass^k), with the same paired
+    bootstrap and t intervals and verdict as :func:`compare` gives pass rate and consistency."""
+    if len(a) != len(b):
+        raise ValueError("paired values need one a and one b per case")
+    boot = (_paired_bootstrap_cis([[y - x for x, y in zip(a, b, strict=True)]], seed,
+                                  resamples)[0] if len(a) >= 2 else None)
+    return _metric_diff(name, list(a), list(b), boot)
+
+
 def compare(
     a: Mapping[str, Sequence[Rerun]],
     b: Mapping[str, Sequence[Rerun]],

@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(ft)
     ft.set_defaults(func=cmd_export_finetune)
 
+    from workbench.cli.finetune import add_parser as add_finetune
+
+    add_finetune(sub)
+
     imp = sub.add_parser("import", help="bring tests from another tool: prompts and a suite")
     isub = imp.add_subparsers(dest="import_command", metavar="TOOL", parser_class=_Parser,
                               required=True)

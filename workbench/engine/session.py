@@ -141,6 +141,7 @@ def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
     names |= {s.model for v in variants.values() for s in v.spec.steps or [] if s.model}
     if not any(n.startswith("local/") for n in names):
         return
+    from workbench.models.adapters import resolve_adapter
     from workbench.models.local import ModelUnavailable, check_local_model_available, parse_threads
 
     settings = [("params", plan.params)]
@@ -158,6 +159,8 @@ def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
         raise InputError(problems)
     try:
         check_local_model_available()
+        for name in sorted(n for n in names if n.startswith("local/")):
+            resolve_adapter(name)  # a fine-tuned model's adapter must exist
     except ModelUnavailable as exc:
         raise InputError(str(exc)) from None
 

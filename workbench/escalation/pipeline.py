@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from workbench.escalation.prices import PriceBook
 from workbench.escalation.report import EscalationReport
 from workbench.escalation.rule import escalate
 from workbench.escalation.settings import EscalationSettings, settings_from_suite
+from workbench.models.adapters import latest_for_suite
 from workbench.store.database import Store, existing_store
 from workbench.suites.loader import Suite, load_suite
 
@@ -78,9 +79,11 @@ def assess_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str], *,
         runs = store.runs(ref.name) if store is not None else []
         if store is None or not runs:
             raise no_runs(ref.name, db)
+        measured = latest_for_suite(ref.name)
+        after = measured.comparison if measured is not None else None
         key: tuple[Any, ...] = ()
         if cache is not None:
-            key = (ref.name, ref.settings,
+            key = (ref.name, ref.settings, after,
                    tuple((r.id, r.status, store.count_cells(r.id), r.attached_version)
                          for r in runs))
             cached = cache.get(suite)
@@ -88,6 +91,8 @@ def assess_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str], *,
                 return cached[1]
         history = load_history(store, ref.name, runs)
     report = escalate(history, ref.settings, prices)
+    if after is not None:
+        report = replace(report, after_finetune=after)
     if cache is not None:
         cache[suite] = (key, report)
     return report

@@ -18,6 +18,7 @@ from workbench.escalation.checks import (
 )
 from workbench.escalation.prices import Price
 from workbench.escalation.settings import EscalationSettings
+from workbench.models.adapters import AdapterComparison
 
 # The verdicts, in the rule's order: the first check that fails names one.
 VERDICT_FIX_FORMAT = "fix the output format first"
@@ -139,6 +140,9 @@ class EscalationReport:
     runs: tuple[str, ...]
     settings: EscalationSettings
     assessments: tuple[Assessment, ...]  # one per model
+    # The advice checked: the newest fine-tuned adapter's measured effect on held-out cases
+    # (``workbench finetune``); None when no adapter of the suite was measured.
+    after_finetune: AdapterComparison | None = None
 
     @property
     def verdict(self) -> str:

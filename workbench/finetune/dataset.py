@@ -98,14 +98,22 @@ def stored_cells(store: Store, run_id: str, model: str | None, name: str, versio
     return by_case
 
 
-def export_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str],
-                 output: str | os.PathLike[str], *, prompt: str | None = None,
-                 model: str | None = None, holdout: float = 0.0, seed: int = 0,
-                 holdout_output: str | os.PathLike[str] | None = None) -> FinetuneExport:
-    """Write ``suite``'s fine-tuning set (chat JSONL) to ``output``, ``holdout`` of it to
-    ``holdout_output`` (default: ``<output>.holdout.jsonl``). Raises ``InputError`` when
-    there is nothing to export, ``NoHistoryError`` when the best version is wanted but the
-    suite has no stored results."""
+@dataclass(frozen=True)
+class TrainingSet:
+    """A suite's examples from its chosen version, split into training and held-out."""
+
+    ref: SuiteRef
+    chosen: ChosenPrompt
+    train: list[Example]
+    held: list[Example]
+    without_expected: int
+    skipped: tuple[str, ...]
+
+
+def training_set(db: str | os.PathLike[str], suite: str | os.PathLike[str], *,
+                 prompt: str | None = None, model: str | None = None, holdout: float = 0.0,
+                 seed: int = 0) -> TrainingSet:
+    """The examples :func:`export_suite` writes, split the same way, without writing them."""
     with existing_store(db) as store:
         ref = resolve_suite(suite, store)
         if ref.suite is None:
@@ -134,13 +142,27 @@ def export_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str],
                                   hint="fix its expected answer or what its prompt renders")
                           for cid, why in unusable if why])
     train, held = split_holdout(examples, holdout, seed)
+    return TrainingSet(ref, chosen, train, held, sum(1 for c in cases if c.expected is None),
+                       tuple(skipped))
+
+
+def export_suite(db: str | os.PathLike[str], suite: str | os.PathLike[str],
+                 output: str | os.PathLike[str], *, prompt: str | None = None,
+                 model: str | None = None, holdout: float = 0.0, seed: int = 0,
+                 holdout_output: str | os.PathLike[str] | None = None) -> FinetuneExport:
+    """Write ``suite``'s fine-tuning set (chat JSONL) to ``output``, ``holdout`` of it to
+    ``holdout_output`` (default: ``<output>.holdout.jsonl``). Raises ``InputError`` when
+    there is nothing to export, ``NoHistoryError`` when the best version is wanted but the
+    suite has no stored results."""
+    made = training_set(db, suite, prompt=prompt, model=model, holdout=holdout, seed=seed)
     out = Path(output)
-    held_out = (Path(holdout_output) if holdout_output else holdout_path(out)) if held else None
-    _write(out, train)
+    held_out = ((Path(holdout_output) if holdout_output else holdout_path(out)) if made.held
+                else None)
+    _write(out, made.train)
     if held_out is not None:
-        _write(held_out, held)
-    return FinetuneExport(version, chosen.best_on, out, len(train), held_out, len(held),
-                          sum(1 for c in cases if c.expected is None), tuple(skipped))
+        _write(held_out, made.held)
+    return FinetuneExport(made.chosen.prompt, made.chosen.best_on, out, len(made.train),
+                          held_out, len(made.held), made.without_expected, made.skipped)
 
 
 def _write(path: Path, examples: Sequence[Example]) -> None:

@@ -54,6 +54,7 @@ from workbench.models._local_threads import (
     parse_threads,
     prefer_passive_waits,
 )
+from workbench.models.adapters import resolve_adapter
 from workbench.models.errors import (
     BadRequest,
     ContextWindowExceeded,
@@ -179,6 +180,8 @@ _load_lock = threading.Lock()  # guards creation/destruction of the singleton
 _call_lock = threading.Lock()  # serialises every use of the llama.cpp context
 _llama: llama_cpp.Llama | None = None
 _engine: Engine | None = None
+# Fine-tuned variants: the same base GGUF with a LoRA adapter, one engine per adapter file.
+_tuned: dict[Path, Engine] = {}
 _atexit_registered = False
 _last_load_seconds: float | None = None
 _threads = ThreadPolicy()
@@ -193,15 +196,18 @@ def thread_count() -> int:
     return cpu_count()
 
 
-def _get_engine() -> Engine:
-    """Return the shared engine, loading the model on first use (once per process)."""
+def _get_engine(adapter: Path | None = None) -> Engine:
+    """Return the shared engine, loading the model on first use (once per process); with
+    ``adapter``, the one whose contexts apply that GGUF LoRA adapter to the same base."""
     global _llama, _engine, _atexit_registered, _last_load_seconds
-    engine = _engine
+    engine = _engine if adapter is None else _tuned.get(adapter)
     if engine is not None:
         return engine
     with _load_lock:
-        if _engine is not None:
+        if adapter is None and _engine is not None:
             return _engine
+        if adapter is not None and adapter in _tuned:
+            return _tuned[adapter]
         path = resolve_model_path()
         llama_mod = _import_llama_cpp()
         started = time.perf_counter()
@@ -212,6 +218,7 @@ def _get_engine() -> Engine:
                 n_threads=thread_count(),
                 verbose=False,
                 seed=secrets.randbelow(_SEED_MODULUS),
+                **({"lora_path": str(adapter)} if adapter is not None else {}),
             )
         except (ValueError, OSError, RuntimeError) as exc:
             raise ModelUnavailable(
@@ -229,7 +236,10 @@ def _get_engine() -> Engine:
             # being destroyed is what prints "Exception ignored in ..." at exit.
             atexit.register(close_local_model)
             _atexit_registered = True
-        _llama, _engine = llm, engine
+        if adapter is None:
+            _llama, _engine = llm, engine
+        else:
+            _tuned[adapter] = engine
         return engine
 
 
@@ -246,6 +256,10 @@ def close_local_model() -> None:
             engine.close()
         if llm is not None:
             llm.close()
+        for tuned in _tuned.values():
+            tuned.close()
+            tuned.llm.close()
+        _tuned.clear()
 
 
 def is_local_model_loaded() -> bool:
@@ -270,13 +284,16 @@ class LocalChatModel:
 
     name = MODEL_NAME
 
+    def __init__(self, adapter: Path | None = None) -> None:
+        self.adapter = adapter  # a GGUF LoRA adapter applied to the base (fine-tuned model)
+
     def load(self) -> float | None:
         """Load the model now (e.g. in a background worker) and return the load time in s.
 
         Returns ``None`` when it was already loaded by an earlier call.
         """
-        already = _llama is not None
-        _get_engine()
+        already = (_engine if self.adapter is None else _tuned.get(self.adapter)) is not None
+        _get_engine(self.adapter)
         return None if already else _last_load_seconds
 
     def chat(
@@ -330,7 +347,7 @@ class LocalChatModel:
         fixed = parse_threads(threads, source="threads")
         used = [_normalise_seed(seed) for seed in seeds]
         with _call_lock:
-            engine = _get_engine()
+            engine = _get_engine(self.adapter)
             samples = engine.generate(
                 messages, sampling, used, batch=BATCH_RERUNS if batch is None else batch,
                 threads=_threads.threads(fixed))
@@ -453,6 +470,16 @@ class LocalTransport:
 
     def __init__(self) -> None:
         self._model = LocalChatModel()
+        self._tuned: dict[str, LocalChatModel] = {}
+
+    def _model_for(self, name: str) -> LocalChatModel:
+        """The base model, or for ``local/smollm2+NAME`` the base with adapter NAME."""
+        if name == MODEL_NAME:
+            return self._model
+        model = self._tuned.get(name)
+        if model is None:
+            model = self._tuned[name] = LocalChatModel(resolve_adapter(name))
+        return model
 
     async def complete(self, request: Request) -> Reply:
         (reply,) = await self._call(request, None)
@@ -464,7 +491,8 @@ class LocalTransport:
 
     async def _call(self, request: Request, seeds: list[int] | None) -> list[Reply]:
         try:
-            replies = await _in_worker(self._model, request.messages, request.params, seeds)
+            replies = await _in_worker(self._model_for(request.model), request.messages,
+                                       request.params, seeds)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - llama.cpp's own failures: a retry repeats them

@@ -227,6 +227,16 @@ class Engine:
             ptr = ll.llama_init_from_model(self.llm.model, params)
             if not ptr:
                 raise RuntimeError("llama.cpp could not create the batch context")
+            # A fine-tuned model's LoRA adapter is set on the Llama's own context only: the
+            # batch context must apply it too, or batched reruns would run the bare base.
+            adapter = getattr(self.llm, "_lora_adapter", None)
+            if adapter is not None:
+                adapters = (ll.llama_adapter_lora_p_ctypes * 1)(adapter)
+                scales = (ctypes.c_float * 1)(self.llm.lora_scale)
+                if ll.llama_set_adapters_lora(ptr, adapters, 1, scales):
+                    ll.llama_free(ptr)
+                    raise RuntimeError("llama.cpp could not apply the LoRA adapter to the "
+                                       "batch context")
             self._batched = self._wrap(ptr, BATCH_SEQUENCES, BATCH_STREAM_CELLS, owned=True)
         return self._batched
 

@@ -18,7 +18,7 @@ from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary, Ref
 from workbench.prompts.version import PromptVersion
 from workbench.suites.loader import Suite, load_suite
-from workbench.suites.spec import DEFAULT_MODEL, LOCAL_MODELS, ModelSpec
+from workbench.suites.spec import DEFAULT_MODEL, ModelSpec, is_local_model
 
 MAX_RERUNS = 100
 DEFAULT_CASES = 3  # picked from the suite when the user has not picked yet
@@ -170,7 +170,7 @@ def _models(names: list[str], suite: Suite | None, parent: PromptVersion,
     for name in dict.fromkeys(names):
         if name in known:
             models.append(known[name])
-        elif name.startswith("local/") and name not in LOCAL_MODELS:
+        elif name.startswith("local/") and not is_local_model(name):
             problems.append(Problem(f"unknown local model '{name}'",
                                     hint="the embedded model is local/smollm2"))
         else:

@@ -22,13 +22,18 @@ from workbench.escalation.report import (
     EscalationReport,
     TrendPoint,
 )
+from workbench.models.adapters import VERDICT_HELPED
 from workbench.reports import svg
 from workbench.reports._html import Markup, el, join, page, table
 from workbench.reports.escalation_json import dumps_escalation
 from workbench.reports.escalation_text import (
+    FINETUNE_HEADER,
     check_detail,
     cost_notes,
     examples_text,
+    finetune_rows,
+    finetune_summary,
+    finetune_verdict,
     headline,
     lever_detail,
     metric_label,
@@ -165,6 +170,13 @@ def render_escalation_text(report: EscalationReport, *, color: bool,
                      f"answers, {e.from_passing_reruns} more from passing reruns)")
         lines.append(paint(f"  Export them: {_export_hint(report, suite_arg)}", "dim"))
         lines.append("")
+    after = report.after_finetune
+    if after is not None:
+        lines.append(paint(f"After fine-tuning: {finetune_verdict(after).upper()}", "bold",
+                           "green" if after.verdict == VERDICT_HELPED else "yellow"))
+        lines.append(f"  {_plain(finetune_summary(after), 600)}")
+        lines += ["  " + line for line in _columns(FINETUNE_HEADER, finetune_rows(after))]
+        lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -214,6 +226,11 @@ def render_escalation_markdown(report: EscalationReport, suite_arg: str | None =
         cost += [f"- Training examples: {md_cell(examples_text(a.examples))}",
                  f"- Export: {md_code(_export_hint(report, suite_arg))}"]
         lines += [*md_details("Cost and training examples", cost), ""]
+    after = report.after_finetune
+    if after is not None:
+        lines += [f"## After fine-tuning: **{md_cell(finetune_verdict(after))}**", "",
+                  md_cell(finetune_summary(after)), "",
+                  *_md_table(FINETUNE_HEADER, finetune_rows(after)), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -294,6 +311,19 @@ def _assessment_html(report: EscalationReport, a: Assessment, suite_arg: str | N
     ])
 
 
+def _after_finetune_html(report: EscalationReport) -> Markup | None:
+    after = report.after_finetune
+    if after is None:
+        return None
+    helped = after.verdict == VERDICT_HELPED
+    return join([
+        el("h2", "After fine-tuning", id="after-finetune"),
+        el("div", el("p", el("b", f"Verdict on the advice: {finetune_verdict(after)}")),
+           el("p", finetune_summary(after)), class_="verdict " + ("go" if helped else "stop")),
+        table(FINETUNE_HEADER, finetune_rows(after), numeric=[1, 2]),
+    ])
+
+
 def render_escalation_html(report: EscalationReport, suite_arg: str | None = None) -> str:
     body = [
         el("h1", f"Escalation report: {report.suite}"),
@@ -311,6 +341,7 @@ def render_escalation_html(report: EscalationReport, suite_arg: str | None = Non
                 "cheap levers were tried, and there are at least 10 training examples.",
            class_="muted"),
         *[_assessment_html(report, a, suite_arg) for a in report.assessments],
+        _after_finetune_html(report),
         el("footer", "Self-contained report: no scripts, no network."),
     ]
     return page(f"Escalation: {report.suite}", join(body))

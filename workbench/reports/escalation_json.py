@@ -13,10 +13,13 @@ from typing import Any
 
 from workbench.escalation.report import Assessment, EscalationReport
 from workbench.jsonable import jsonable
+from workbench.models.adapters import AdapterComparison
 from workbench.reports.escalation_text import (
     check_detail,
     cost_notes,
     examples_text,
+    finetune_summary,
+    finetune_verdict,
     headline,
     lever_detail,
     reasons,
@@ -55,16 +58,26 @@ def _assessment(a: Assessment) -> dict[str, Any]:
     }
 
 
+def _after_finetune(c: AdapterComparison) -> dict[str, Any]:
+    return {**jsonable(c), "verdict_text": finetune_verdict(c),
+            "summary": finetune_summary(c)}
+
+
 def build_escalation_json(report: EscalationReport) -> dict[str, Any]:
-    """The report as plain JSON-ready data (strict: no NaN, only lists and dicts)."""
-    return jsonable({
+    """The report as plain JSON-ready data (strict: no NaN, only lists and dicts).
+
+    ``after_finetune`` is there only when a fine-tuned adapter of the suite was measured."""
+    data = {
         "suite": report.suite,
         "runs": report.runs,
         "settings": report.settings,
         "assessments": [_assessment(a) for a in report.assessments],
         "schema": SCHEMA,
         "verdict": report.verdict,
-    })
+    }
+    if report.after_finetune is not None:
+        data["after_finetune"] = _after_finetune(report.after_finetune)
+    return jsonable(data)
 
 
 def dumps_escalation(report: EscalationReport) -> str:

@@ -53,6 +53,13 @@ from workbench.escalation.report import (
     CostComparison,
     Sensitivity,
 )
+from workbench.models.adapters import (
+    VERDICT_HELPED,
+    VERDICT_NO_GAIN,
+    VERDICT_WORSE,
+    AdapterComparison,
+    MetricChange,
+)
 from workbench.reports.format import interval, signed
 
 
@@ -288,3 +295,59 @@ def reasons(a: Assessment) -> tuple[str, ...]:
     if a.verdict == VERDICT_INCONCLUSIVE:
         out.append(a.precision_advice)
     return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# After fine-tuning: the advice checked
+# --------------------------------------------------------------------------------------------
+
+FINETUNE_VERDICTS = {
+    VERDICT_HELPED: "fine-tuning helped",
+    VERDICT_NO_GAIN: "no detectable gain",
+    VERDICT_WORSE: "worse",
+}
+
+
+def finetune_verdict(c: AdapterComparison) -> str:
+    """``fine-tuning helped`` / ``no detectable gain`` / ``worse``."""
+    return FINETUNE_VERDICTS.get(c.verdict, c.verdict)
+
+
+def finetune_summary(c: AdapterComparison) -> str:
+    """One sentence: what was compared, on what, and the verdict's reason."""
+    pr = c.pass_rate
+    why = ("the pass rate's paired 95% interval is above 0" if c.verdict == VERDICT_HELPED
+           else "the pass rate's paired 95% interval is below 0" if c.verdict == VERDICT_WORSE
+           else "fewer than 2 held-out cases: no interval" if pr.ci is None
+           else "the pass rate's paired 95% interval includes 0")
+    return (f"Adapter {c.adapter}: {c.after_model} with the short prompt ({c.after_prompt}) "
+            f"against {c.before_prompt} on {c.before_model}, on {len(c.cases)} held-out "
+            f"case(s) the adapter never saw, {c.reruns} reruns each: "
+            f"{finetune_verdict(c)} ({why}).")
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def finetune_rows(c: AdapterComparison) -> list[list[str]]:
+    """Metric, before, after, change (95% CI) — the before/after table of every format."""
+    def metric_row(label: str, m: MetricChange) -> list[str]:
+        return [label, _num(m.before, 2), _num(m.after, 2),
+                signed(m.delta) + ("" if m.ci is None else " " + interval(m.ci))]
+
+    def plain_row(label: str, pair: tuple[float | None, float | None], digits: int) -> list[str]:
+        before, after = pair
+        delta = None if before is None or after is None else after - before
+        return [label, _num(before, digits), _num(after, digits), signed(delta, digits)]
+
+    return [
+        metric_row("pass rate", c.pass_rate),
+        metric_row("consistency (modal share)", c.consistency),
+        metric_row(f"pass^{c.k}", c.pass_hat_k),
+        plain_row("tokens per call", c.tokens_per_call, 1),
+        plain_row("seconds per call", c.seconds_per_call, 3),
+    ]
+
+
+FINETUNE_HEADER = ["", "before (best prompt)", "after (fine-tuned)", "Δ (paired 95% CI)"]

@@ -22,7 +22,7 @@ from workbench.errors import InputError, Problem, display_path
 from workbench.prompts.library import PromptLibrary, Ref, UnknownRef
 from workbench.prompts.version import PromptVersion, RenderRefused
 from workbench.suites.cases import Case, _cases
-from workbench.suites.spec import DEFAULT_MODEL, LOCAL_MODELS, ModelSpec, SuiteSpec
+from workbench.suites.spec import DEFAULT_MODEL, ModelSpec, SuiteSpec, is_local_model
 
 
 @dataclass
@@ -152,7 +152,7 @@ def _models(
                 text = err["msg"].removeprefix("Value error, ")
                 problems.append(Problem(f"--model {entry!r}: {text}"))
             continue
-        if model.name.startswith("local/") and model.name not in LOCAL_MODELS:
+        if model.name.startswith("local/") and not is_local_model(model.name):
             message = f"unknown local model '{model.name}'"
             hint = "the embedded model is local/smollm2"
             problems.append(doc.problem(("models", i), f"models[{i}]: {message}", hint)

@@ -5,6 +5,7 @@ Pydantic models only; reading the file and resolving what it refers to is ``load
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -44,6 +45,14 @@ def nesting_depth(value: Any) -> int:
 
 
 LOCAL_MODELS = {"local/smollm2"}
+# The embedded model with a LoRA adapter trained by `workbench finetune --name NAME`:
+# ``local/smollm2+NAME``. Whether the adapter exists is checked when a run starts.
+TUNED_LOCAL_MODEL = re.compile(r"local/smollm2\+([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+
+
+def is_local_model(name: str) -> bool:
+    """Whether ``name`` is the embedded model, with or without a fine-tuned adapter."""
+    return name in LOCAL_MODELS or TUNED_LOCAL_MODEL.fullmatch(name) is not None
 
 
 class ModelSpec(BaseModel):

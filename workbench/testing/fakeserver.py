@@ -292,6 +292,8 @@ class _State:
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_MAX)
         self.started = time.monotonic()
         self.next_id = 0
+        self.files: dict[str, dict[str, Any]] = {}  # the files API: id → metadata and bytes
+        self.jobs: dict[str, dict[str, Any]] = {}  # the fine-tuning API: id → job
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -515,6 +517,98 @@ async def _admin_config(request: web.Request) -> web.Response:
     return web.json_response(asdict(state.config))
 
 
+# --------------------------------------------------------------------------- fine-tuning API
+# Files and fine-tuning jobs as OpenAI's API shapes them. A job validates its training file
+# (chat JSONL, at least 10 lines, as OpenAI asks) and advances one state per retrieve —
+# validating_files, queued, running, then succeeded with a fine_tuned_model — or fails with
+# the reason when the file is not valid.
+
+FINETUNE_MIN_EXAMPLES = 10
+
+
+async def _file_create(request: web.Request) -> web.Response:
+    state = request.app[_STATE_KEY]
+    form = await request.post()
+    upload, purpose = form.get("file"), form.get("purpose")
+    if not isinstance(upload, web.FileField) or purpose != "fine-tune":
+        return _openai_error(400, "expected multipart 'file' and purpose 'fine-tune'")
+    data = upload.file.read()
+    state.next_id += 1
+    file_id = f"file-{state.next_id:06d}"
+    state.files[file_id] = {"id": file_id, "object": "file", "bytes": len(data),
+                            "created_at": int(time.time()), "filename": upload.filename,
+                            "purpose": purpose, "status": "processed", "content": data}
+    return web.json_response({k: v for k, v in state.files[file_id].items() if k != "content"})
+
+
+def _training_file_problem(data: bytes) -> str | None:
+    lines = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            return f"line {number} is not JSON"
+        if not isinstance(item, dict) or not isinstance(item.get("messages"), list):
+            return f"line {number} has no 'messages' list"
+    if len(lines) < FINETUNE_MIN_EXAMPLES:
+        return f"the training file has {len(lines)} example(s); at least 10 are required"
+    return None
+
+
+def _job_view(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if not k.startswith("_")}
+
+
+async def _job_create(request: web.Request) -> web.Response:
+    state = request.app[_STATE_KEY]
+    try:
+        body = await request.json()
+    except ValueError:
+        return _openai_error(400, "request body is not JSON")
+    if not isinstance(body, dict) or not body.get("model") or not body.get("training_file"):
+        return _openai_error(400, "'model' and 'training_file' are required")
+    upload = state.files.get(body["training_file"])
+    if upload is None:
+        return _openai_error(404, f"no file {body['training_file']!r}", "file_not_found")
+    state.next_id += 1
+    job_id = f"ftjob-{state.next_id:06d}"
+    state.jobs[job_id] = {
+        "id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()),
+        "model": body["model"], "training_file": body["training_file"],
+        "validation_file": body.get("validation_file"), "status": "validating_files",
+        "fine_tuned_model": None, "finished_at": None, "error": None,
+        "hyperparameters": {"n_epochs": (body.get("hyperparameters") or {}).get("n_epochs",
+                                                                                 "auto")},
+        "organization_id": "org-fake", "result_files": [], "seed": body.get("seed") or 0,
+        "trained_tokens": None, "suffix": body.get("suffix"),
+        "_problem": _training_file_problem(upload["content"]),
+    }
+    return web.json_response(_job_view(state.jobs[job_id]))
+
+
+_JOB_STEPS = {"validating_files": "queued", "queued": "running", "running": "succeeded"}
+
+
+async def _job_retrieve(request: web.Request) -> web.Response:
+    state = request.app[_STATE_KEY]
+    job = state.jobs.get(request.match_info["job_id"])
+    if job is None:
+        return _openai_error(404, "no such fine-tuning job", "not_found")
+    if job["status"] in _JOB_STEPS:
+        if job["_problem"]:
+            job.update(status="failed", finished_at=int(time.time()),
+                       error={"code": "invalid_training_file", "message": job["_problem"],
+                              "param": "training_file"})
+        else:
+            job["status"] = _JOB_STEPS[job["status"]]
+            if job["status"] == "succeeded":
+                suffix = job["suffix"] or "tuned"
+                job.update(finished_at=int(time.time()), trained_tokens=1000,
+                           fine_tuned_model=f"ft:{job['model']}:fakeserver:{suffix}:"
+                                            f"{job['id'][-6:]}")
+    return web.json_response(_job_view(job))
+
+
 def build_app(config: ServerConfig | None = None, simulator: Any = None) -> web.Application:
     """Build the aiohttp application (state lives in ``app[_STATE_KEY]``)."""
     app = web.Application()
@@ -522,6 +616,9 @@ def build_app(config: ServerConfig | None = None, simulator: Any = None) -> web.
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", _chat)
         app.router.add_get(f"{prefix}/models", _models)
+        app.router.add_post(f"{prefix}/files", _file_create)
+        app.router.add_post(f"{prefix}/fine_tuning/jobs", _job_create)
+        app.router.add_get(f"{prefix}/fine_tuning/jobs/{{job_id}}", _job_retrieve)
     app.router.add_get("/_admin/stats", _admin_stats)
     app.router.add_get("/_admin/requests", _admin_requests)
     app.router.add_post("/_admin/reset", _admin_reset)

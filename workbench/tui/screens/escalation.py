@@ -4,10 +4,17 @@ The screen shows :class:`workbench.escalation.EscalationReport` for a suite file
 object ``workbench escalate`` prints — as a verdict, the trend over prompt versions (a chart
 and a table), the checks of the rule, the cheap levers, the cost comparison and the count of
 training examples. The report is built in a worker: it groups every stored run of the suite.
+
+``t`` checks the advice: it fine-tunes the embedded model on the suite in a worker
+(:func:`workbench.finetune.loop.finetune_suite`, as ``workbench finetune``), shows the step,
+the loss curve and the time left, then the held-out re-run; ``x`` cancels (a cancelled
+training keeps nothing). When it ends the report is rebuilt, with its "after fine-tuning"
+section.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -58,6 +65,45 @@ def trend_series(assessment) -> tuple[list[str], dict[str, list[float]]]:
         "consistency": [t.consistency.value for t in assessment.trend],
         "pass^k": [t.pass_hat_k.value for t in assessment.trend],
     }
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 40) -> str:
+    """The last ``width`` values as block characters, lowest to highest."""
+    shown = values[-width:]
+    if not shown:
+        return ""
+    lo, hi = min(shown), max(shown)
+    span = (hi - lo) or 1.0
+    return "".join(SPARKS[min(7, int((v - lo) / span * 7.999))] for v in shown)
+
+
+def after_finetune_text(after) -> Text:
+    """The "after fine-tuning" section: the verdict on the advice and the before/after table."""
+    from workbench.models.adapters import VERDICT_HELPED
+    from workbench.reports.escalation_text import (
+        FINETUNE_HEADER,
+        finetune_rows,
+        finetune_summary,
+        finetune_verdict,
+    )
+
+    out = Text()
+    out.append("After fine-tuning: ", style="bold")
+    out.append(finetune_verdict(after).upper(),
+               style=f"bold {GOOD if after.verdict == VERDICT_HELPED else FAIR}")
+    out.append("\n")
+    out.append_text(inert(finetune_summary(after)))
+    out.append("\n")
+    rows = [FINETUNE_HEADER, *finetune_rows(after)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(FINETUNE_HEADER))]
+    for i, row in enumerate(rows):
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        out.append_text(inert(line, style=MUTED if i == 0 else ""))
+        out.append("\n")
+    return out
 
 
 def details_text(assessment) -> Text:
@@ -118,7 +164,17 @@ class EscalationScreen(SectionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "next_model", "Next model"),
         Binding("f5", "reload", "Reload"),
+        Binding("t", "finetune", "Fine-tune"),
+        Binding("x", "cancel_finetune", "Cancel fine-tune"),
     ]
+
+    class TuneStatus(Message):
+        """A line of progress from the fine-tuning worker (``done``: it ended)."""
+
+        def __init__(self, text: Text, done: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.done = done
 
     class Built(Message):
         def __init__(self, suite: Path, report, error: str | None = None) -> None:
@@ -134,12 +190,16 @@ class EscalationScreen(SectionScreen):
         self.model_index = 0
         self._picked = False  # a suite was highlighted since the screen opened
         self._build_timer: Timer | None = None
+        self._tune_stop = threading.Event()
+        self._tuning = False
+        self._losses: list[float] = []
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="esc-body"):
             yield OptionList(id="esc-suites")
             with VerticalScroll(id="esc-main"):
                 yield Static(Text("Pick a suite on the left.", style=MUTED), id="esc-verdict")
+                yield Static(id="esc-finetune")
                 yield PlotextPlot(id="esc-trend")
                 yield DataTable(id="esc-table", cursor_type="row", zebra_stripes=True)
                 yield Static(id="esc-details")
@@ -204,7 +264,10 @@ class EscalationScreen(SectionScreen):
         table.add_columns(*trend_header(report, assessment))
         table.add_rows([[inert(value) for value in trend_row(t, assessment.best)]
                         for t in assessment.trend])
-        self.query_one("#esc-details", Static).update(details_text(assessment))
+        details = details_text(assessment)
+        if report.after_finetune is not None:
+            details = Text("\n").join([after_finetune_text(report.after_finetune), details])
+        self.query_one("#esc-details", Static).update(details)
 
     def _plot(self, assessment) -> None:
         widget = self.query_one("#esc-trend", PlotextPlot)
@@ -232,3 +295,82 @@ class EscalationScreen(SectionScreen):
     def action_reload(self) -> None:
         if self.suite is not None:
             self.build(self.suite)
+
+    # -- fine-tuning: the advice checked --------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer "Cancel fine-tune" only while one runs, and "Fine-tune" only when not."""
+        if action == "cancel_finetune":
+            return self._tuning
+        if action == "finetune":
+            return not self._tuning
+        return True
+
+    def action_finetune(self) -> None:
+        if self._tuning or self.suite is None:
+            return
+        self._tuning = True
+        self.refresh_bindings()
+        self._tune_stop.clear()
+        self._losses = []
+        status = self.query_one("#esc-finetune", Static)
+        status.display = True
+        status.update(
+            Text("fine-tuning: loading the base model… (x cancels)", style=FAIR))
+        self.tune(self.suite)
+
+    def action_cancel_finetune(self) -> None:
+        if self._tuning:
+            self._tune_stop.set()
+            self.query_one("#esc-finetune", Static).update(
+                Text("cancelling at the next step…", style=FAIR))
+
+    def _progress_text(self, p) -> Text:
+        self._losses.append(p.loss)
+        eta = "?" if p.eta is None else f"{p.eta:.0f}s"
+        out = Text(f"fine-tuning: step {p.step}/{p.total_steps} · epoch {p.epoch} · "
+                   f"loss {p.loss:.3f} · {p.tokens_per_second:.0f} tok/s · ETA {eta}"
+                   "  (x cancels)\n", style=FAIR)
+        out.append(f"loss {sparkline(self._losses)}", style=MUTED)
+        return out
+
+    @work(thread=True, exclusive=True, group="finetune", exit_on_error=False)
+    def tune(self, suite: Path) -> None:
+        from workbench.finetune.loop import ComparisonInterrupted, finetune_suite
+        from workbench.finetune.train import TrainingCancelled
+
+        calls = [0]
+
+        def on_cell(_cell) -> None:
+            calls[0] += 1
+            self.post_message(self.TuneStatus(Text(
+                f"re-running the held-out cases on the tuned model: {calls[0]} call(s)",
+                style=FAIR)))
+
+        try:
+            outcome = finetune_suite(
+                self.app.project.db_path, suite,
+                on_progress=lambda p: self.post_message(self.TuneStatus(self._progress_text(p))),
+                on_cell=on_cell, stop=self._tune_stop.is_set)
+        except TrainingCancelled:
+            self.post_message(self.TuneStatus(Text("fine-tuning cancelled: nothing was kept",
+                                                   style=MUTED), done=True))
+        except ComparisonInterrupted:
+            self.post_message(self.TuneStatus(Text(
+                "comparison cancelled: the adapter is kept, nothing was compared",
+                style=MUTED), done=True))
+        except InputError as exc:
+            self.post_message(self.TuneStatus(Text(str(exc), style=POOR), done=True))
+        else:
+            info = outcome.adapter.info
+            self.post_message(self.TuneStatus(Text(
+                f"fine-tuned: model {info.model} ({len(info.losses)} steps, loss "
+                f"{info.losses[0]:.3f} → {info.losses[-1]:.3f})", style=GOOD), done=True))
+
+    def on_escalation_screen_tune_status(self, message: TuneStatus) -> None:
+        self.query_one("#esc-finetune", Static).update(message.text)
+        if message.done:
+            self._tuning = False
+            self.refresh_bindings()
+            if self.suite is not None:  # the report's cache sees the new comparison
+                self.build(self.suite)
