@@ -1,0 +1,224 @@
+"""``workbench optimize`` against known truth: a simulated model whose answers depend on the
+prompt (right only with few-shot examples, or only with a format instruction, or never
+better), over real HTTP to the fake server, through the real runner and store.
+
+The search must find the lever within the budget, confirm it on the held-out split, stop at
+a plateau when no lever helps, never make more requests than its budget, and continue an
+interrupted search without repeating a finished candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from workbench.escalation import PLATEAU_REACHED, PlateauCheck, assess_suite
+from workbench.optimize import (
+    STOP_BUDGET,
+    STOP_PERFECT,
+    STOP_PLATEAU,
+    SearchSettings,
+    run_search,
+    split_cases,
+)
+from workbench.optimize.state import load_state, state_path
+from workbench.prompts.library import PromptLibrary
+from workbench.store.database import Store
+from workbench.testing.fakeserver import FakeServer
+from workbench.testing.simulated import SimRequest, SimulatedModel
+
+LABELS = ["billing", "shipping", "technical", "account"]
+SAFE_GENERATORS = ("few-shot-similar", "few-shot-random", "format-instruction",
+                   "format-constrained", "temperature-0")
+
+
+@pytest.fixture(autouse=True)
+def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "test-key")
+
+
+def truth(case: str) -> str:
+    return LABELS[int(case[1:]) % len(LABELS)]
+
+
+def wrong(case: str) -> str:
+    return LABELS[(int(case[1:]) + 1) % len(LABELS)]
+
+
+def project(tmp_path: Path, server: FakeServer, policy: Callable[[SimRequest], Any], *,
+            cases: int = 20, reruns: int = 3) -> Path:
+    """A project with a zero-shot prompt p@1 and a suite of ``cases`` on the simulator."""
+    server.simulate(SimulatedModel(policy))
+    folder = tmp_path / "prompts" / "p"
+    folder.mkdir(parents=True)
+    (folder / "v1.yaml").write_text(yaml.safe_dump({
+        "kind": "zero-shot", "description": "route a ticket",
+        "params": {"temperature": 0.7, "max_tokens": 8},
+        "messages": [{"role": "system", "content": "You route support tickets."},
+                     {"role": "user", "content": "Ticket: {{ ticket }}"}],
+        "parse": {"type": "label", "choices": LABELS},
+    }, sort_keys=False))
+    suite = {
+        "name": "sim", "prompts": ["p@1"],
+        "models": [{"name": "openai/fake", "api_base": server.base_url,
+                    "api_key_env": "FAKE_KEY", "transport": "direct"}],
+        "reruns": reruns, "concurrency": 4,
+        "cases": [{"id": f"c{i:02d}", "vars": {"ticket": f"case c{i:02d}: help"},
+                   "expected": truth(f"c{i:02d}")} for i in range(cases)],
+    }
+    path = tmp_path / "suites" / "sim.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def needs_examples(req: SimRequest) -> dict[str, float]:
+    """Right only when the request carries worked examples; a coin flip otherwise."""
+    if req.few_shot:
+        return {truth(req.case): 1.0}
+    return {truth(req.case): 0.4, wrong(req.case): 0.6}
+
+
+def nothing_helps(req: SimRequest) -> dict[str, float]:
+    """Right on even cases, wrong on odd ones, whatever the prompt does."""
+    return {truth(req.case) if int(req.case[1:]) % 2 == 0 else wrong(req.case): 1.0}
+
+
+def requests(server: FakeServer) -> int:
+    return int(server.stats()["total"])
+
+
+def test_split_is_seeded_stratified_and_disjoint() -> None:
+    class C:
+        def __init__(self, i: int) -> None:
+            self.id, self.expected = f"c{i:02d}", truth(f"c{i:02d}")
+
+    cases = [C(i) for i in range(40)]
+    a, b = split_cases(cases, 0.25, seed=3), split_cases(cases, 0.25, seed=3)
+    assert a == b
+    assert len(a.held_out) == 10 and set(a.search).isdisjoint(a.held_out)
+    assert set(a.search) | set(a.held_out) == {c.id for c in cases}
+    per_label = {label: sum(truth(c) == label for c in a.held_out) for label in LABELS}
+    assert set(per_label.values()) <= {2, 3}, per_label
+    assert split_cases(cases, 0.25, seed=4) != a
+
+
+def test_finds_few_shot_and_confirms_it_held_out(tmp_path: Path,
+                                                 fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, needs_examples)
+    settings = SearchSettings(suite, budget=1000, generators=SAFE_GENERATORS)
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store)
+    best = state.best_candidate()
+    assert best is not None and best.generator.startswith("few-shot")
+    assert best.better and best.vs_parent and best.vs_parent["ci"][0] > 0
+    assert state.stopped == STOP_PERFECT  # pass^k reached 1: nothing left to improve
+    conf = state.confirmation
+    assert conf and conf["done"] and conf["confirmed"]
+    assert conf["cases"] == len(state.held_out_cases) == 6
+    assert conf["best_score"]["value"] == 1.0
+    assert requests(fake_server) == state.spent_calls <= 1000
+    # Every candidate is a version with its origin; the winner carries its scores.
+    library = PromptLibrary(tmp_path / "prompts")
+    version = library.resolve(best.version or "")
+    origin = version.spec.origin
+    assert origin is not None and origin.parent == "p@1" and origin.generator == best.generator
+    assert origin.scores is not None and origin.scores.value == best.score["value"]
+    assert len(library.versions("p")) == 1 + sum(c.status == "measured"
+                                                 for c in state.candidates)
+
+
+def test_plateau_when_no_lever_helps_and_escalation_sees_it(tmp_path: Path,
+                                                            fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, nothing_helps)
+    settings = SearchSettings(suite, budget=2000, generators=SAFE_GENERATORS)
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store)
+    assert state.stopped == STOP_PLATEAU
+    assert state.best == state.baseline.key  # type: ignore[union-attr]
+    assert state.confirmation is None  # nothing to confirm
+    assert len(state.rounds) == 1 and all(not c.better for c in state.candidates)
+    assert requests(fake_server) == state.spent_calls <= 2000
+    (assessment,) = assess_suite(tmp_path / "wb.db", suite).assessments
+    plateau = next(c for c in assessment.checks if isinstance(c, PlateauCheck))
+    assert plateau.state == PLATEAU_REACHED
+    refs = {i.ref for i in plateau.improvements}
+    versions = {c.version for c in state.candidates}
+    assert refs and refs <= versions  # the plateau rests on the search's candidates
+
+
+@pytest.mark.parametrize("budget", [60, 150, 250])
+def test_never_more_requests_than_the_budget(tmp_path: Path, fake_server: FakeServer,
+                                             budget: int) -> None:
+    suite = project(tmp_path, fake_server, needs_examples)
+    settings = SearchSettings(suite, budget=budget, generators=SAFE_GENERATORS)
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store)
+    assert requests(fake_server) == state.spent_calls <= budget
+    assert state.stopped == STOP_BUDGET
+
+
+def test_interrupted_search_continues_without_repeating(tmp_path: Path,
+                                                        fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, needs_examples)
+    settings = SearchSettings(suite, budget=1000, generators=SAFE_GENERATORS)
+    seen: list[str] = []
+
+    def interrupt(event: Any) -> None:
+        if event.kind == "measured":
+            seen.append(event.candidate.generator)
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+    with Store(tmp_path / "wb.db") as store, pytest.raises(KeyboardInterrupt):
+        run_search(settings, store, on_event=interrupt)
+    first = requests(fake_server)
+    with Store(tmp_path / "wb.db") as store:
+        saved = load_state(state_path(tmp_path, _only_state(tmp_path)))
+        assert saved is not None
+        finished = [c.key for c in saved.all() if c.status == "measured"]
+        assert len(finished) == 3
+        fake_server.reset()
+        state = run_search(settings, store)
+    again = requests(fake_server)
+    # The three finished measurements (42 calls each) were not made again.
+    assert again == state.spent_calls - first
+    assert state.stopped == STOP_PERFECT and state.confirmation["confirmed"]
+    assert len(PromptLibrary(tmp_path / "prompts").versions("p")) == 1 + sum(
+        c.status == "measured" for c in state.candidates)
+
+
+def _only_state(root: Path) -> str:
+    (path,) = (root / ".workbench" / "optimize").glob("*.json")
+    return path.stem
+
+
+def test_origin_block_is_validated_with_its_line(tmp_path: Path) -> None:
+    from workbench.errors import InputError
+    from workbench.prompts.version import parse_version_text
+
+    text = ("kind: zero-shot\nmessages:\n  - role: user\n    content: hi\n"
+            "origin:\n  parent: p\n  generator: format-instruction\n  search: abc\n"
+            "  scores:\n    objective: pass_hat_k\n    cases: 3\n    value: 1.5\n")
+    with pytest.raises(InputError) as err:
+        parse_version_text(text, tmp_path / "v2.yaml", "p", 2)
+    problems = {(p.line, p.message.split(":")[0]) for p in err.value.problems}
+    lines = {line for line, _ in problems}
+    assert 6 in lines and 12 in lines, err.value.problems  # origin.parent, scores.value
+    good = text.replace("parent: p\n", "parent: p@1\n").replace("value: 1.5", "value: 0.5")
+    version = parse_version_text(good, tmp_path / "v2.yaml", "p", 2)
+    assert version.spec.origin and version.spec.origin.scores.value == 0.5
+
+
+def test_a_version_is_never_overwritten(tmp_path: Path) -> None:
+    from workbench.atomic import atomic_create_text
+
+    path = atomic_create_text(tmp_path / "v1.yaml", "first\n")
+    with pytest.raises(FileExistsError):
+        atomic_create_text(path, "second\n")
+    assert path.read_text() == "first\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["v1.yaml"]  # no temporary left behind
