@@ -88,6 +88,13 @@ def nothing_helps(req: SimRequest) -> dict[str, float]:
     return {truth(req.case) if int(req.case[1:]) % 2 == 0 else wrong(req.case): 1.0}
 
 
+def needs_format(req: SimRequest) -> dict[str, float]:
+    """Right only when told the answer's format (or held to it); chatty otherwise."""
+    if req.format_instruction:
+        return {truth(req.case): 1.0}
+    return {truth(req.case): 0.3, "Let me look into this for you.": 0.7}
+
+
 def requests(server: FakeServer) -> int:
     return int(server.stats()["total"])
 
@@ -127,9 +134,50 @@ def test_finds_few_shot_and_confirms_it_held_out(tmp_path: Path,
     version = library.resolve(best.version or "")
     origin = version.spec.origin
     assert origin is not None and origin.parent == "p@1" and origin.generator == best.generator
-    assert origin.scores is not None and origin.scores.value == best.score["value"]
+    assert origin.scores is not None and origin.scores.value == pytest.approx(best.score["value"], abs=1e-4)
     assert len(library.versions("p")) == 1 + sum(c.status == "measured"
                                                  for c in state.candidates)
+
+
+def test_finds_the_format_lever(tmp_path: Path, fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, needs_format, cases=24)
+    settings = SearchSettings(suite, budget=1000, generators=SAFE_GENERATORS, seed=1)
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store)
+    best = state.best_candidate()
+    assert best is not None and best.generator.startswith("format-"), best.generator
+    assert state.confirmation and state.confirmation["confirmed"]
+    assert requests(fake_server) == state.spent_calls <= 1000
+
+
+def test_few_shot_examples_are_the_cases_most_like_the_failing_ones(tmp_path: Path) -> None:
+    from workbench.optimize.generators import Context
+    from workbench.optimize.generators.fewshot import random_examples, similar
+    from workbench.prompts.version import parse_version_text
+    from workbench.suites.cases import Case
+
+    text = (tmp_path / "v.yaml")
+    text.write_text(yaml.safe_dump({
+        "kind": "zero-shot", "messages": [{"role": "user", "content": "T: {{ t }}"}],
+        "parse": {"type": "label", "choices": ["billing", "shipping"]}}))
+    prompt = parse_version_text(text.read_text(), text, "p", 1)
+    words = {"r1": "refund for my broken blender please", "r2": "refund the blender charge",
+             "r3": "where is my refund for the blender", "s1": "parcel tracking lost",
+             "s2": "parcel late again", "s3": "the courier lost my parcel"}
+    cases = [Case(cid, {"t": t}, "billing" if cid[0] == "r" else "shipping", [], None, "x:1")
+             for cid, t in words.items()]
+    ctx = Context(prompt=prompt, cases=cases, failing=["r3", "s3"], examples=2)
+    (proposal,) = similar(ctx)
+    assert proposal.data["kind"] == "few-shot"
+    # r2 shares "refund the blender" with the failing r3 (the closest billing case); the
+    # shipping cases tie, and the tie goes to the first id.
+    assert proposal.example_cases == ("r2", "s1")
+    shown = [e["vars"]["t"] for e in proposal.data["examples"]]
+    assert {e["output"] for e in proposal.data["examples"]} == {"billing", "shipping"}
+    assert all(t not in (words["r3"], words["s3"]) for t in shown)  # failing stay scored
+    (control,) = random_examples(ctx)
+    assert control.generator == "few-shot-random" and len(control.example_cases) == 2
+    assert random_examples(ctx)[0].example_cases == control.example_cases  # seeded
 
 
 def test_plateau_when_no_lever_helps_and_escalation_sees_it(tmp_path: Path,
@@ -222,3 +270,39 @@ def test_a_version_is_never_overwritten(tmp_path: Path) -> None:
         atomic_create_text(path, "second\n")
     assert path.read_text() == "first\n"
     assert [p.name for p in tmp_path.iterdir()] == ["v1.yaml"]  # no temporary left behind
+
+
+def test_cli_names_match_the_library() -> None:
+    from workbench.cli.optimize import GENERATOR_NAMES, OBJECTIVE_CHOICES
+    from workbench.optimize.generators import GENERATORS
+    from workbench.optimize.objective import OBJECTIVES
+
+    assert GENERATOR_NAMES == tuple(GENERATORS)
+    assert OBJECTIVE_CHOICES == OBJECTIVES
+
+
+def test_cli_end_to_end_with_reports_and_label(tmp_path: Path, fake_server: FakeServer) -> None:
+    import json
+
+    from tests.cli_inprocess import call_main
+
+    suite = project(tmp_path, fake_server, needs_examples)
+    argv = ["optimize", str(suite), "--budget", "1000", "--label", "optimized",
+            "--generators", ",".join(SAFE_GENERATORS), "--md", "out/s.md", "--html",
+            "out/s.html", "--json", "out/s.json", "--db", str(tmp_path / "wb.db")]
+    code, out, err = call_main(argv, tmp_path, seconds=120)
+    assert code == 0, err
+    assert "starting version" in out and "round 1" in out and "★" in out
+    assert "held-out split (6 cases)" in out and "confirmed" in out
+    data = json.loads((tmp_path / "out" / "s.json").read_text())
+    assert data["confirmation"]["confirmed"] is True
+    assert data["best_version"] and data["label"] == "p@optimized"
+    library = PromptLibrary(tmp_path / "prompts")
+    assert library.resolve("p@optimized").ref == data["best_version"]
+    assert "Prompt search" in (tmp_path / "out" / "s.md").read_text()
+    assert "<table" in (tmp_path / "out" / "s.html").read_text()
+    # Bad input: one clear message, exit 2, no traceback.
+    code, out, err = call_main(["optimize", str(suite), "--budget", "0"], tmp_path)
+    assert code == 2 and "--budget" in err and "Traceback" not in err
+    code, out, err = call_main(["optimize", str(suite), "--generators", "magic"], tmp_path)
+    assert code == 2 and "unknown generator(s): magic" in err

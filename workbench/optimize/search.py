@@ -123,13 +123,15 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class Event:
-    """What a front end is told as the search goes: ``kind`` is start, measured, round,
-    skipped, confirmed or stopped."""
+    """What a front end is told as the search goes: ``kind`` is start, measured (a
+    candidate), round (a round ended; ``candidate`` is its winner, if any), confirmed or
+    stopped."""
 
     kind: str
     state: SearchState
     candidate: Candidate | None = None
     message: str = ""
+    round: int = 0
 
 
 @dataclass
@@ -258,10 +260,10 @@ class _Search:
     def save_as_version(self, c: Candidate, plan: Any, member: Member) -> None:
         score = c.score or {}
         scores = {"objective": score.get("objective"), "k": score.get("k"),
-                  "split": "search", "cases": score.get("cases"), "value": score.get("value"),
-                  "ci": list(score.get("ci") or []) or None,
-                  "vs_parent": (c.vs_parent or {}).get("diff"),
-                  "vs_parent_ci": (c.vs_parent or {}).get("ci"),
+                  "split": "search", "cases": score.get("cases"),
+                  "value": _round(score.get("value")), "ci": _round(score.get("ci")),
+                  "vs_parent": _round((c.vs_parent or {}).get("diff")),
+                  "vs_parent_ci": _round((c.vs_parent or {}).get("ci")),
                   "calls": c.calls, "cost": round(c.cost, 6)}
         data = {k: v for k, v in member.prompt.doc.data.items() if k != "origin"}
         text = version_text(data, origin(c.parent, c.generator, self.state.id, c.round, c.note,
@@ -363,6 +365,7 @@ class _Search:
         why = self.measure(s.baseline)
         if why:
             return self.finish(why)
+        self.on_event(Event("round", s, s.baseline, "the starting version", 0))
         # Rounds are replayed from the start: finished ones are read back from the state
         # (their candidates are measured), so a resumed search decides exactly as before.
         s.best = s.baseline.key
@@ -386,13 +389,16 @@ class _Search:
             better = [c for c in winners if c is not None and c.better]
             if not better:
                 rnd.improved = None
+                self.on_event(Event("round", s, None, f"round {number}: no candidate beat "
+                                    f"{best.version or best.ref}", number))
                 return self.finish(STOP_PLATEAU)
             top = max(better, key=lambda c: ((c.score or {}).get("value", 0.0),
                                              -c.cost_per_call, -c.tokens_per_call))
             rnd.improved = top.key
             s.best = top.key
             self.save()
-            self.on_event(Event("round", s, top, f"round {number}: {top.ref} is the new best"))
+            self.on_event(Event("round", s, top, f"round {number}: {top.ref} is the new best",
+                                number))
         return self.finish(STOP_ROUNDS)
 
     def finish(self, why: str) -> SearchState:
@@ -474,6 +480,15 @@ class _Search:
 
 class _NoBudget(Exception):
     """The proposer call would not fit in the budget."""
+
+
+def _round(value: Any) -> Any:
+    """Scores as written in a version file: four decimals, clipped to [-1, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return [_round(v) for v in value] or None
+    return round(max(-1.0, min(1.0, float(value))), 4)
 
 
 def _diff_dict(diff: MetricDiff) -> dict[str, Any]:

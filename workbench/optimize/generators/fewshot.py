@@ -61,20 +61,20 @@ def _applicable(ctx: Context) -> bool:
 def similar(ctx: Context) -> list[Proposal]:
     """k examples most like the cases the best version fails (one per answer first)."""
     failing = [ctx.case(c) for c in ctx.failing[:MAX_FAILING]]
-    # The failing cases stay scored (they are what the examples should fix) unless
-    # nothing else could be shown.
-    ids = {c.id for c in failing}
-    pool = [c for c in _eligible(ctx) if c.id not in ids] or _eligible(ctx)
+    pool = _eligible(ctx)
     if not _applicable(ctx) or not pool or not failing:
         return []
     texts = [(f.id, case_text(f)) for f in failing]
+    ids = {f.id for f in failing}
 
     def closeness(case: Case) -> float:
         mine = case_text(case)
         return max((lexical_similarity(mine, t) for fid, t in texts if fid != case.id),
                    default=0.0)
 
-    ranked = sorted(pool, key=lambda c: (-closeness(c), c.id))
+    # Cases the best version passes come first: the failing ones stay scored (they are
+    # what the examples should fix) unless too few others could be shown.
+    ranked = sorted(pool, key=lambda c: (c.id in ids, -closeness(c), c.id))
     chosen = _diverse(ranked, ctx.examples)
     return [Proposal("few-shot-similar", _with_examples(ctx, chosen),
                      f"{len(chosen)} examples like the failing cases: "
