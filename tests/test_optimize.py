@@ -134,7 +134,8 @@ def test_finds_few_shot_and_confirms_it_held_out(tmp_path: Path,
     version = library.resolve(best.version or "")
     origin = version.spec.origin
     assert origin is not None and origin.parent == "p@1" and origin.generator == best.generator
-    assert origin.scores is not None and origin.scores.value == pytest.approx(best.score["value"], abs=1e-4)
+    assert origin.scores is not None
+    assert origin.scores.value == pytest.approx(best.score["value"], abs=1e-4)
     assert len(library.versions("p")) == 1 + sum(c.status == "measured"
                                                  for c in state.candidates)
 
@@ -277,7 +278,7 @@ def test_cli_names_match_the_library() -> None:
     from workbench.optimize.generators import GENERATORS
     from workbench.optimize.objective import OBJECTIVES
 
-    assert GENERATOR_NAMES == tuple(GENERATORS)
+    assert tuple(GENERATORS) == GENERATOR_NAMES
     assert OBJECTIVE_CHOICES == OBJECTIVES
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from workbench.cli.run import open_store
 from workbench.errors import InputError, display_path
 
-
 # Named here, not imported, so that ``--help`` stays instant; tests/test_optimize.py checks
 # they match the library's.
 OBJECTIVE_CHOICES = ("pass_hat_k", "consistency", "pass_rate")
