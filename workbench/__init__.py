@@ -11,6 +11,8 @@ The public API is what the command line and the terminal UI themselves use::
         print(results.groups[0].stats.mean_pass_rate)
     workbench.write_html(results, "report.html")
     report = workbench.assess_suite(".workbench/workbench.db", suite.path)  # fine-tune or not
+    with workbench.Store(".workbench/workbench.db") as store:                # prompt search
+        state = workbench.run_search(workbench.SearchSettings(suite.path, budget=600), store)
 
 Names are imported on first use, so ``import workbench`` stays cheap for the CLI's
 ``--help`` and the TUI's first paint. Everything else is internal and may change.
@@ -49,6 +51,9 @@ _EXPORTS: dict[str, str] = {
     # escalation
     "EscalationReport": "workbench.escalation",
     "assess_suite": "workbench.escalation",
+    # automated prompt search
+    "SearchSettings": "workbench.optimize",
+    "run_search": "workbench.optimize",
     # reports
     "write_html": "workbench.reports",
     "write_json": "workbench.reports",
@@ -77,6 +82,8 @@ __all__ = [
     "compare_runs",
     "EscalationReport",
     "assess_suite",
+    "SearchSettings",
+    "run_search",
     "write_html",
     "write_json",
     "write_junit",
@@ -95,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     )
     from workbench.errors import InputError, Problem
     from workbench.escalation import EscalationReport, assess_suite
+    from workbench.optimize import SearchSettings, run_search
     from workbench.prompts import PromptLibrary, PromptVersion
     from workbench.reports import write_html, write_json, write_junit, write_markdown
     from workbench.store import Store, default_db_path

@@ -198,8 +198,17 @@ class _Search:
         if c.run_id is not None and not self._run_exists(c.run_id):
             c.run_id = None  # the store was replaced: measure again
         done = self.store.count_cells(c.run_id) if c.run_id else 0
-        why = self.affordable(planned_calls(plan, [member], done))
+        need = planned_calls(plan, [member], done)
+        why = self.affordable(need)
         if why:
+            left = self.settings.budget - self.state.spent_calls
+            note = (f"measuring {c.version or c.generator} needs {need} calls, with "
+                    f"{self.reserve()} kept for the held-out check; {left} of --budget "
+                    f"{self.settings.budget} are left" if why == STOP_BUDGET else
+                    f"measuring {c.version or c.generator} (about {need} calls) would pass "
+                    f"--max-cost {self.settings.max_cost:g}")
+            if note not in self.state.notes:
+                self.state.notes.append(note)
             return why
         if c.run_id is None:
             c.run_id = record(self.store, plan, [member], draft=(member.prompt.hash, c.parent))
