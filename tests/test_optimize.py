@@ -307,3 +307,32 @@ def test_cli_end_to_end_with_reports_and_label(tmp_path: Path, fake_server: Fake
     assert code == 2 and "--budget" in err and "Traceback" not in err
     code, out, err = call_main(["optimize", str(suite), "--generators", "magic"], tmp_path)
     assert code == 2 and "unknown generator(s): magic" in err
+
+
+def test_a_proposer_rewrite_is_measured_and_its_calls_counted(tmp_path: Path,
+                                                              fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, needs_format)
+    asked: list[str] = []
+
+    def proposer(messages: list[dict[str, str]]) -> str:
+        asked.append(messages[-1]["content"])
+        return "<INS>Route the ticket. Answer with one of: billing, shipping, technical, " \
+               "account. {{ not a template }}</INS>"
+
+    settings = SearchSettings(suite, budget=1000, generators=("rewrite-opro", "rewrite-ape"))
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store, propose=proposer)
+    opro, ape = asked[0], asked[1]
+    assert "score: " in opro and "the model said:" in opro and "expected:" in opro
+    assert "Input: " in ape and "Output: " in ape
+    best = state.best_candidate()
+    assert best is not None and best.generator == "rewrite-opro" and best.better
+    version = version_of(tmp_path, best.version)
+    assert "{ { not a template } }" in version.spec.messages[0].content  # made inert
+    # The two proposer calls of each round are charged on top of the requests.
+    assert state.spent_calls == requests(fake_server) + len(asked)
+    assert state.spent_calls <= 1000
+
+
+def version_of(root: Path, ref: str | None) -> Any:
+    return PromptLibrary(root / "prompts").resolve(ref or "")
