@@ -531,9 +531,12 @@ def prepare_search(settings: SearchSettings, store: Store,
     """Validate everything and load (or create) the search's state; nothing runs yet."""
     settings.check()
     path = Path(settings.suite_path)
-    suite = load_suite(path, prompts=[settings.prompt] if settings.prompt else None,
-                       models=[settings.model] if settings.model else None)
-    model = suite.models[0]
+    prompts = [settings.prompt] if settings.prompt else None
+    suite = load_suite(path, prompts=prompts)
+    # A model the suite lists keeps its api_base and key variable; another is named alone.
+    if settings.model and settings.model not in {m.name for m in suite.models}:
+        suite = load_suite(path, prompts=prompts, models=[settings.model])
+    model = next((m for m in suite.models if m.name == settings.model), suite.models[0])
     start = _start_version(suite, model, store, settings.prompt)
     if start.spec.kind == "chain" and set(settings.generators) <= set(REWRITES) | {
             "few-shot-similar", "few-shot-random"}:
