@@ -336,3 +336,36 @@ def test_a_proposer_rewrite_is_measured_and_its_calls_counted(tmp_path: Path,
 
 def version_of(root: Path, ref: str | None) -> Any:
     return PromptLibrary(root / "prompts").resolve(ref or "")
+
+
+def test_max_cost_stops_before_the_observed_cost_would_pass_it(
+        tmp_path: Path, fake_server: FakeServer) -> None:
+    from workbench.optimize import STOP_MAX_COST, prepare_search
+
+    suite = project(tmp_path, fake_server, needs_examples)
+    with Store(tmp_path / "wb.db") as store:
+        search = prepare_search(SearchSettings(suite, budget=1000, max_cost=1.5), store)
+        assert search.affordable(100) is None  # no cost observed yet: nothing to go on
+        search.state.spent_calls, search.state.spent_cost = 10, 1.0  # $0.10 a call so far
+        assert search.affordable(4) is None  # $1.40
+        assert search.affordable(6) == STOP_MAX_COST  # $1.60
+        search.state.spent_cost = 1.5
+        assert search.affordable(0) == STOP_MAX_COST  # the cap is reached
+        assert search.affordable(10_000) == STOP_BUDGET
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--holdout", "1"], "--holdout"),
+    (["--rounds", "0"], "--rounds"),
+    (["--label", "v2"], "--label"),
+    (["--prompt", "nope@1"], "nope"),
+    (["--max-cost", "-1"], "--max-cost"),
+])
+def test_bad_flags_exit_2_with_one_message(tmp_path: Path, fake_server: FakeServer,
+                                          argv: list[str], says: str) -> None:
+    from tests.cli_inprocess import call_main
+
+    suite = project(tmp_path, fake_server, needs_examples)
+    code, out, err = call_main(["optimize", str(suite), *argv], tmp_path)
+    assert code == 2 and says in err and "Traceback" not in err, err
+    assert requests(fake_server) == 0
