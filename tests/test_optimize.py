@@ -369,3 +369,14 @@ def test_bad_flags_exit_2_with_one_message(tmp_path: Path, fake_server: FakeServ
     code, out, err = call_main(["optimize", str(suite), *argv], tmp_path)
     assert code == 2 and says in err and "Traceback" not in err, err
     assert requests(fake_server) == 0
+
+
+def test_format_levers_first_when_answers_are_unreadable(tmp_path: Path,
+                                                         fake_server: FakeServer) -> None:
+    suite = project(tmp_path, fake_server, needs_format)
+    settings = SearchSettings(suite, budget=1000, generators=SAFE_GENERATORS)
+    with Store(tmp_path / "wb.db") as store:
+        state = run_search(settings, store)
+    (first,) = state.rounds[:1]
+    order = [state.by_key(k).generator for k in first.proposals]  # type: ignore[union-attr]
+    assert order[:2] == ["format-instruction", "format-constrained"], order

@@ -50,6 +50,7 @@ class Measured:
     cost_per_call: float  # mean over every stored cell of the variant
     tokens_per_call: float
     tar_raw: float
+    parse_rate: float
     outputs: dict[str, str]  # case id → one output that failed (for the proposer)
 
 
@@ -143,7 +144,7 @@ def read(store: Store, run_id: str, ref: str) -> Measured:
     n = len(cells) or 1
     return Measured(run_id, reruns_by_case(group), group.cost / n,
                     (group.prompt_tokens + group.completion_tokens) / n,
-                    group.stats.tar_raw_at_n, outputs)
+                    group.stats.tar_raw_at_n, group.stats.mean_parse_rate, outputs)
 
 
 def attach(store: Store, run_id: str, plan: Plan, draft_ref: str, version: PromptVersion

@@ -78,6 +78,7 @@ STOP_ROUNDS = "rounds"
 STOP_PERFECT = "perfect"
 STOP_STOPPED = "stopped"
 MAX_ROUNDS = 50
+FORMAT_FIRST_BELOW = 0.95  # parse rate under which a round tries the format levers first
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,9 @@ class _Search:
     # -- proposing ----------------------------------------------------------------------
 
     def context(self, best: Candidate) -> Context:
-        got = self.measured.get(best.key) or read(self.store, best.run_id or "", best.ref)
+        if best.key not in self.measured:
+            self.measured[best.key] = read(self.store, best.run_id or "", best.ref)
+        got = self.measured[best.key]
         per_case = self.objective.per_case(got.reruns)
         failing = sorted((cid for cid, v in per_case.items() if v < 1.0),
                          key=lambda cid: (per_case[cid], cid))
@@ -319,7 +322,7 @@ class _Search:
         self.state.rounds.append(rnd)
         ctx = self.context(best)
         known = {c.key for c in self.state.all()}
-        for name in self.settings.generators:
+        for name in self.order(best):
             if name in REWRITES and self.propose is None:
                 continue
             try:
@@ -339,6 +342,16 @@ class _Search:
                 rnd.proposals.append(c.key)
         self.save()
         return rnd
+
+    def order(self, best: Candidate) -> list[str]:
+        """The generators in the order the round measures them: the format levers first
+        when the best version's answers are often unreadable (as the escalation rule says:
+        fix the format first — until then every other score measures the format)."""
+        names = list(self.settings.generators)
+        got = self.measured.get(best.key)
+        if got is not None and got.parse_rate < FORMAT_FIRST_BELOW:
+            names.sort(key=lambda n: not n.startswith("format-"))
+        return names
 
     def candidate(self, p: Proposal, number: int, best: Candidate) -> Candidate | None:
         parent = best.version or self.start.ref
