@@ -198,6 +198,15 @@ def test_plateau_when_no_lever_helps_and_escalation_sees_it(tmp_path: Path,
     refs = {i.ref for i in plateau.improvements}
     versions = {c.version for c in state.candidates}
     assert refs and refs <= versions  # the plateau rests on the search's candidates
+    # The search's scores are the numbers the escalation report shows for the same cells
+    # (a few-shot candidate is scored without the cases it shows as examples).
+    trend = {t.ref: t for t in assessment.trend}
+    for c in [c for c in state.all() if not c.example_cases]:
+        shown, score = trend[c.version or ""], c.score or {}
+        assert shown.n_cases == score["cases"]
+        assert shown.pass_hat_k.value == pytest.approx(score["value"])
+        assert list(shown.pass_hat_k.ci) == pytest.approx(score["ci"])
+        assert shown.pass_rate.value == pytest.approx(score["pass_rate"])
 
 
 @pytest.mark.parametrize("budget", [60, 150, 250])

@@ -85,8 +85,9 @@ def optimize_from_cli(args: argparse.Namespace) -> int:
         elif event.kind == "measured" and event.candidate is not None:
             c = event.candidate
             value = (c.score or {}).get("value")
-            print(f"  measured {c.version or c.ref} ({c.generator}): "
-                  f"{value:.2f}" if value is not None else "", file=sys.stderr, flush=True)
+            shown = f"{value:.2f}" if value is not None else c.status
+            print(f"  measured {c.version or c.ref} ({c.generator}): {shown}",
+                  file=sys.stderr, flush=True)
         elif event.kind == "round":
             print(render_round_text(event.state, event.round, color=color), end="", flush=True)
             if event.message and event.round:
