@@ -243,6 +243,10 @@ class _Search:
 
     def score(self, c: Candidate, got: Measured) -> None:
         exclude = set(c.example_cases)
+        if len(set(got.reruns) - exclude) < 2:
+            exclude = set()  # nothing left to score without them: say so, score them all
+            c.notes.append("scored on every search case, its examples included: too few "
+                           "cases were left without them")
         c.score = dataclasses.asdict(self.objective.score(got.reruns, exclude))
         c.cost_per_call, c.tokens_per_call = got.cost_per_call, got.tokens_per_call
         if c is not self.state.baseline:

@@ -20,6 +20,7 @@ from workbench.optimize.splits import stratum
 from workbench.suites.cases import Case
 
 MAX_FAILING = 50  # failing cases compared against (bounds the similarity work)
+MIN_SCORED = 2  # search cases that must stay scored (a paired interval needs two)
 
 
 def _eligible(ctx: Context) -> list[Case]:
@@ -53,9 +54,15 @@ def _diverse(ranked: Sequence[Case], k: int) -> list[Case]:
 
 
 def _applicable(ctx: Context) -> bool:
-    """Not a chain, and fewer examples than k so far (a search adds them once)."""
+    """Not a chain, fewer examples than k so far (a search adds them once), and enough
+    cases that some are left to score once k are shown."""
     return (ctx.prompt.spec.kind != "chain"
-            and len(ctx.prompt.spec.examples or []) < ctx.examples)
+            and len(ctx.prompt.spec.examples or []) < ctx.examples
+            and _k(ctx) >= 1)
+
+
+def _k(ctx: Context) -> int:
+    return min(ctx.examples, len(ctx.cases) - MIN_SCORED)
 
 
 def similar(ctx: Context) -> list[Proposal]:
@@ -75,7 +82,7 @@ def similar(ctx: Context) -> list[Proposal]:
     # Cases the best version passes come first: the failing ones stay scored (they are
     # what the examples should fix) unless too few others could be shown.
     ranked = sorted(pool, key=lambda c: (c.id in ids, -closeness(c), c.id))
-    chosen = _diverse(ranked, ctx.examples)
+    chosen = _diverse(ranked, _k(ctx))
     return [Proposal("few-shot-similar", _with_examples(ctx, chosen),
                      f"{len(chosen)} examples like the failing cases: "
                      + ", ".join(c.id for c in chosen), tuple(c.id for c in chosen))]
@@ -89,7 +96,7 @@ def random_examples(ctx: Context) -> list[Proposal]:
     rng = random.Random(f"{ctx.seed}:few-shot-random:{ctx.prompt.hash}")
     shuffled = list(pool)
     rng.shuffle(shuffled)
-    chosen = _diverse(shuffled, ctx.examples)
+    chosen = _diverse(shuffled, _k(ctx))
     return [Proposal("few-shot-random", _with_examples(ctx, chosen),
                      f"{len(chosen)} random examples (the control): "
                      + ", ".join(c.id for c in chosen), tuple(c.id for c in chosen))]
