@@ -218,6 +218,7 @@ def test_never_more_requests_than_the_budget(tmp_path: Path, fake_server: FakeSe
         state = run_search(settings, store)
     assert requests(fake_server) == state.spent_calls <= budget
     assert state.stopped == STOP_BUDGET
+    assert state.budget_note and f"of --budget {budget} are left" in state.budget_note
 
 
 def test_interrupted_search_continues_without_repeating(tmp_path: Path,

@@ -208,8 +208,7 @@ class _Search:
                     f"{self.settings.budget} are left" if why == STOP_BUDGET else
                     f"measuring {c.version or c.generator} (about {need} calls) would pass "
                     f"--max-cost {self.settings.max_cost:g}")
-            if note not in self.state.notes:
-                self.state.notes.append(note)
+            self.state.budget_note = note
             return why
         if c.run_id is None:
             c.run_id = record(self.store, plan, [member], draft=(member.prompt.hash, c.parent))
@@ -380,6 +379,7 @@ class _Search:
     def run(self) -> SearchState:
         s = self.state
         s.stopped = None
+        s.budget_note = None
         self.on_event(Event("start", s))
         if s.baseline is None:
             data = {k: v for k, v in self.start.doc.data.items() if k != "origin"}

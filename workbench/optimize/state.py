@@ -86,6 +86,7 @@ class SearchState:
     confirmation: dict[str, Any] | None = None
     vote: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    budget_note: str | None = None  # why this session's last measurement did not fit
     label: str | None = None
     version: int = STATE_VERSION
 

@@ -108,6 +108,8 @@ def summary_lines(state: SearchState) -> list[str]:
     for c in state.all():
         lines += [f"note ({c.version or c.ref}): {n}" for n in c.notes]
     lines += [f"note: {n}" for n in state.notes]
+    if state.budget_note:
+        lines.append(f"note: {state.budget_note}")
     return lines
 
 
