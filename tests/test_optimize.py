@@ -390,3 +390,16 @@ def test_format_levers_first_when_answers_are_unreadable(tmp_path: Path,
     (first,) = state.rounds[:1]
     order = [state.by_key(k).generator for k in first.proposals]  # type: ignore[union-attr]
     assert order[:2] == ["format-instruction", "format-constrained"], order
+
+
+def test_the_parser_imports_no_search() -> None:
+    """``workbench --help`` stays instant: registering optimize imports none of its layers."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from workbench.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('workbench.optimize', "
+            "'workbench.analysis', 'workbench.engine'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.strip() == "[]"

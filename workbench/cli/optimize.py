@@ -7,7 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.cli.run import open_store
 from workbench.errors import InputError, display_path
 
 # Named here, not imported, so that ``--help`` stays instant; tests/test_optimize.py checks
@@ -53,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def optimize_from_cli(args: argparse.Namespace) -> int:
+    from workbench.cli.run import open_store
     from workbench.optimize.generators import GENERATORS
     from workbench.optimize.search import Event, SearchSettings, run_search
     from workbench.reports.optimize import (
