@@ -475,8 +475,8 @@ class _Search:
             self.save()
         need = planned_calls(plan, members, self.store.count_cells(run_id))
         if self.affordable(need, reserve=False):
-            s.notes.append(f"the held-out confirmation needs {need} calls and the budget "
-                           "has not got them: raise --budget and run again")
+            s.budget_note = (f"the held-out confirmation needs {need} calls and the budget "
+                             "has not got them: raise --budget and run again")
             return
         tally = Tally()
         try:
