@@ -95,7 +95,7 @@ CORPUS: list[tuple[str, dict[str, str], list[str], str]] = [
          "{{ ticket }}", "{{ ticket }}{% set l = [] %}{{ l.append(1) }}")},
      ["validate", "suites/s.yaml"], "error: prompts/echo/v2.yaml:4: unsafe template: access to attribute 'append' of 'list' object is unsafe. (templates may only use variables, filters and tests; underscore attributes and methods that change data are blocked)\n"),
     ("prompt-unknown-key", {"prompts/echo/v2.yaml": ECHO_V1 + "temperature: 0.2\n"},
-     ["validate", "suites/s.yaml"], "error: prompts/echo/v2.yaml:8: unknown key 'temperature' (allowed keys: kind, description, model, params, messages, examples, steps, parse)\n"),
+     ["validate", "suites/s.yaml"], "error: prompts/echo/v2.yaml:8: unknown key 'temperature' (allowed keys: kind, description, model, params, messages, examples, steps, parse, origin)\n"),
     ("few-shot-without-examples",
      {"prompts/echo/v2.yaml": ECHO_V1.replace("zero-shot", "few-shot")},
      ["validate", "suites/s.yaml"], "error: prompts/echo/v2.yaml:1: a few-shot prompt needs 'examples' (input/output pairs)\n"),

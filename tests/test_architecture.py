@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"analysis"},  # statistics over stored cells
     {"playground"},  # a draft run on a few cases before it is saved: the TUI's playground
     {"escalation"},  # the fine-tune-or-not rule over a suite's history
+    {"optimize"},  # automated prompt search: candidates measured, the best confirmed held out
     {"finetune"},  # training data and training, built on escalation's choice of version
     {"reports"},  # presentation: files and terminal text
     {"cli", "tui"},  # front ends: thin shells over everything above

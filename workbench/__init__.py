@@ -12,6 +12,8 @@ The public API is what the command line and the terminal UI themselves use::
     workbench.write_html(results, "report.html")
     report = workbench.assess_suite(".workbench/workbench.db", suite.path)  # fine-tune or not
     tuned = workbench.finetune_suite(".workbench/workbench.db", suite.path)  # and check it
+    with workbench.Store(".workbench/workbench.db") as store:                # prompt search
+        state = workbench.run_search(workbench.SearchSettings(suite.path, budget=600), store)
 
 Names are imported on first use, so ``import workbench`` stays cheap for the CLI's
 ``--help`` and the TUI's first paint. Everything else is internal and may change.
@@ -53,6 +55,9 @@ _EXPORTS: dict[str, str] = {
     # fine-tuning: the advice checked (training needs the `finetune` extra)
     "finetune_suite": "workbench.finetune.loop",
     "TrainConfig": "workbench.finetune.train",
+    # automated prompt search
+    "SearchSettings": "workbench.optimize",
+    "run_search": "workbench.optimize",
     # reports
     "write_html": "workbench.reports",
     "write_json": "workbench.reports",
@@ -83,6 +88,8 @@ __all__ = [
     "assess_suite",
     "finetune_suite",
     "TrainConfig",
+    "SearchSettings",
+    "run_search",
     "write_html",
     "write_json",
     "write_junit",
@@ -103,6 +110,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from workbench.escalation import EscalationReport, assess_suite
     from workbench.finetune.loop import finetune_suite
     from workbench.finetune.train import TrainConfig
+    from workbench.optimize import SearchSettings, run_search
     from workbench.prompts import PromptLibrary, PromptVersion
     from workbench.reports import write_html, write_json, write_junit, write_markdown
     from workbench.store import Store, default_db_path

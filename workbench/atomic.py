@@ -41,3 +41,26 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_writer(path) as fh:
         fh.write(text)
     return Path(path)
+
+
+def atomic_create_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Create a UTF-8 text file whole or not at all, never replacing one that exists.
+
+    Why: a prompt version is immutable. The text is written to a temporary file and
+    hard-linked to its name, which fails with ``FileExistsError`` if the name is taken (two
+    concurrent saves cannot overwrite each other), and a crash never leaves half a version.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.link(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return target

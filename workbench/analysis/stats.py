@@ -48,6 +48,7 @@ __all__ = [
     "pass_hat_k_ci",
     "group_stats",
     "compare",
+    "paired_diff",
 ]
 
 Z95 = 1.959963984540054  # Φ⁻¹(0.975)
@@ -683,17 +684,28 @@ def _metric_diff(
     return MetricDiff(name, _mean(xa), _mean(xb), mean_diff, boot_ci, t_ci, _verdict(t_ci))
 
 
-def paired_difference(
-    name: str, a: Sequence[float], b: Sequence[float], *, seed: int = 0,
+def paired_diff(
+    name: str,
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    *,
+    seed: int = 0,
     resamples: int = 10000,
 ) -> MetricDiff:
-    """Paired difference (b − a) of any per-case metric (e.g. pass^k), with the same paired
-    bootstrap and t intervals and verdict as :func:`compare` gives pass rate and consistency."""
-    if len(a) != len(b):
-        raise ValueError("paired values need one a and one b per case")
-    boot = (_paired_bootstrap_cis([[y - x for x, y in zip(a, b, strict=True)]], seed,
-                                  resamples)[0] if len(a) >= 2 else None)
-    return _metric_diff(name, list(a), list(b), boot)
+    """Paired difference b − a of any per-case metric (case id → value) on the shared cases,
+    with the same bootstrap and t interval as :func:`compare` (the verdict uses the t
+    interval). Why: a search ranks prompts by pass^k as well, which ``compare`` does not
+    carry, and a second implementation of the interval would drift from the reports'."""
+    if resamples < 1:
+        raise ValueError("resamples must be ≥ 1")
+    shared = sorted(set(a) & set(b))
+    xa = [a[c] for c in shared]
+    xb = [b[c] for c in shared]
+    boot = None
+    if len(shared) >= 2:
+        diffs = [y - x for x, y in zip(xa, xb, strict=True)]
+        boot = _paired_bootstrap_cis([diffs], seed, resamples)[0]
+    return _metric_diff(name, xa, xb, boot)
 
 
 def compare(

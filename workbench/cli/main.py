@@ -223,6 +223,12 @@ def cmd_export_finetune(args: argparse.Namespace) -> int:
     return export_from_cli(args)
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from workbench.cli.optimize import optimize_from_cli
+
+    return optimize_from_cli(args)
+
+
 def cmd_import_promptfoo(args: argparse.Namespace) -> int:
     from workbench.cli.importing import import_promptfoo
 
@@ -291,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     esc.add_argument("--json", metavar="F", help="write the report as JSON here")
     _db_option(esc)
     esc.set_defaults(func=cmd_escalate)
+
+    from workbench.cli.optimize import add_parser as add_optimize
+
+    add_optimize(sub).set_defaults(func=cmd_optimize)
 
     ft = sub.add_parser("export-finetune", help="chat-format JSONL for fine-tuning, from the "
                                                 "cases with expected answers")

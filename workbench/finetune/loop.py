@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from workbench.analysis.results import to_rerun
-from workbench.analysis.stats import MetricDiff, compare, paired_difference, pass_hat_k
+from workbench.analysis.stats import MetricDiff, compare, paired_diff, pass_hat_k
 from workbench.engine.plan import make_plan
 from workbench.engine.session import (
     PreparedRun,
@@ -219,13 +219,13 @@ def measure(before: Mapping[str, Sequence[CellRecord]], after: Mapping[str, Sequ
     b = {cid: [to_rerun(c) for c in cells] for cid, cells in after.items()}
     paired = compare(a, b)
     shared = paired.shared
-    hat_a = [pass_hat_k(len(a[c]), sum(r.passed for r in a[c]), min(k, len(a[c])))
-             for c in shared]
-    hat_b = [pass_hat_k(len(b[c]), sum(r.passed for r in b[c]), min(k, len(b[c])))
-             for c in shared]
+    hat_a = {c: pass_hat_k(len(a[c]), sum(r.passed for r in a[c]), min(k, len(a[c])))
+             for c in shared}
+    hat_b = {c: pass_hat_k(len(b[c]), sum(r.passed for r in b[c]), min(k, len(b[c])))
+             for c in shared}
     return (_change(paired.pass_rate, "pass_rate"),
             _change(paired.consistency, "consistency"),
-            _change(paired_difference("pass_hat_k", hat_a, hat_b), "pass_hat_k"))
+            _change(paired_diff("pass_hat_k", hat_a, hat_b), "pass_hat_k"))
 
 
 def compare_adapter(

@@ -8,11 +8,11 @@ can name exactly the text it used (its content hash is stored with the run).
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.atomic import atomic_create_text
 from workbench.config.files import MAX_YAML_BYTES, FileRefused, read_text
 from workbench.config.yaml import dump_yaml, load_yaml
 from workbench.errors import InputError, Problem, display_path
@@ -221,11 +221,9 @@ class PromptLibrary:
                         display_path(self.path_of(name, versions[-1])),
                     )
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two concurrent saves can never overwrite each other's version.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
+        # Whole or not at all, and never over an existing file: two concurrent saves can
+        # never overwrite each other's version.
+        atomic_create_text(path, text if text.endswith("\n") else text + "\n")
         return self.load(name, number)
 
     def set_label(self, name: str, label: str, version: int) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from workbench.checks.parsing import ParseSpec
 from workbench.config.params import ModelName, Params, located_errors
@@ -95,6 +102,49 @@ class Step(BaseModel):
     parse: ParseSpec | None = None
 
 
+_PARENT_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*@[1-9][0-9]*$")
+
+
+class OriginScores(BaseModel):
+    """What a measurement found, written with a version made by ``workbench optimize``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: Literal["pass_hat_k", "consistency", "pass_rate"]
+    k: int | None = Field(default=None, ge=1)
+    split: Literal["search", "held-out"] = "search"
+    cases: int = Field(ge=0)
+    value: float = Field(ge=0, le=1)
+    ci: tuple[float, float] | None = None
+    vs_parent: float | None = Field(default=None, ge=-1, le=1,
+                                    description="paired difference against the parent")
+    vs_parent_ci: tuple[float, float] | None = None
+    calls: int = Field(default=0, ge=0)
+    cost: float = Field(default=0.0, ge=0)
+
+
+class Origin(BaseModel):
+    """Where a version came from when a search wrote it: its parent version, the strategy
+    that proposed it, the search, and the scores it was saved with. Why in the file: the
+    history of a prompt should say which versions were machine-made and on what evidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parent: str = Field(description="the version it was derived from, name@N")
+    generator: str = Field(min_length=1, max_length=100)
+    search: str = Field(min_length=1, max_length=100)
+    round: int = Field(default=0, ge=0)
+    note: str = ""
+    scores: OriginScores | None = None
+
+    @field_validator("parent")
+    @classmethod
+    def _parent_ref(cls, value: str) -> str:
+        if not _PARENT_RE.match(value):
+            raise ValueError(f"must name a version as name@N (got {value!r})")
+        return value
+
+
 class PromptSpec(BaseModel):
     """The content of one version file."""
 
@@ -108,6 +158,7 @@ class PromptSpec(BaseModel):
     examples: list[Example] | None = None
     steps: list[Step] | None = None
     parse: ParseSpec = Field(default_factory=ParseSpec)
+    origin: Origin | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PromptSpec:

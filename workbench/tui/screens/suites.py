@@ -40,6 +40,8 @@ class SuitesScreen(SectionScreen):
         Binding("r", "run", "Run with picks"),
         Binding("v", "validate", "Validate picks"),
         Binding("f5", "reload", "Reload"),
+        # Not in the footer: the footer's keys are the picks' (README: Optimize).
+        Binding("o", "optimize", "Optimize this suite", show=False),
     ]
 
     def __init__(self) -> None:
@@ -219,3 +221,17 @@ class SuitesScreen(SectionScreen):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_optimize(self) -> None:
+        """Open the prompt search on this suite: the one variant picked (else the search's
+        own choice) on the first model picked."""
+        from workbench.tui.screens.optimize import OptimizeScreen
+
+        if self.suite_path is None or self.suite is None:
+            return
+        request = self.picks()
+        prompts = request.prompts if request.prompts is not None else self._default_prompts
+        models = list(self.query_one("#pick-models", SelectionList).selected)
+        self.app.push_screen(OptimizeScreen(
+            self.suite_path, prompt=prompts[0] if len(prompts) == 1 else None,
+            model=models[0] if models else None))
