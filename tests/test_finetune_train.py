@@ -243,6 +243,33 @@ def test_tuned_model_name_runs_through_the_local_transport(
     assert tuned_text.startswith("tag"), tuned_text
 
 
+def test_tuned_reruns_decoded_together_equal_the_tuned_model_alone(
+        adapter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batched reruns decode in a second llama.cpp context: it must apply the adapter too,
+    or the reruns of a fine-tuned model would silently be the base model's."""
+    from workbench.models.transport import Request, open_transport
+
+    monkeypatch.setenv("WORKBENCH_ADAPTERS", str(adapter.parent.parent))
+    transport = open_transport("local")
+    messages = example("bug", "crash", 42)[:2]
+    params = {"temperature": 0.9, "max_tokens": 8}
+    name, seeds = tuned_model_name("quick"), [3, 4, 5, 6]
+
+    async def both() -> tuple[list[str], list[str], list[str]]:
+        together = await transport.complete_seeds(Request(name, messages, params), seeds)
+        alone = [await transport.complete(Request(name, messages, {**params, "seed": s}))
+                 for s in seeds]
+        base = await transport.complete_seeds(Request("local/smollm2", messages, params), seeds)
+        return ([r.text for r in together], [r.text for r in alone], [r.text for r in base])
+
+    try:
+        together, alone, base = asyncio.run(both())
+    finally:
+        close_local_model()
+    assert together == alone
+    assert together != base
+
+
 def test_finetune_records_the_adapter_and_what_it_was_trained_on(tuned: dict) -> None:
     adapter = load_adapter(tuned["adapter"])
     assert adapter is not None

@@ -90,7 +90,10 @@ def chat_url(api_base: str) -> str:
     (``https://host/openai/deployments/x?api-version=2024-06-01``): appending to the whole
     string would send the path inside the query.
     """
-    parts = urlsplit(api_base)
+    try:
+        parts = urlsplit(api_base)
+    except ValueError:  # not a URL at all: aiohttp refuses it, as a non-retryable ModelError
+        return api_base.rstrip("/") + "/chat/completions"
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/chat/completions"))
 
 
