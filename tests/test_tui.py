@@ -495,19 +495,21 @@ async def test_model_output_is_inert(tmp_path: Path, fake_server: FakeServer) ->
 @pytest.mark.model
 async def test_embedded_model_run_keeps_ui_responsive(tmp_path: Path) -> None:
     """A small run on local/smollm2; keys pressed mid-run take effect while cells arrive."""
-    cases = [("charge", "You charged my card twice.", "billing"),
-             ("parcel", "My parcel is late.", "shipping"),
-             ("crash", "The app crashes on start.", "technical"),
-             ("login", "I cannot log in to my account.", "account")]
-    # Enough cells (about 10 s on an idle machine) that the run is still going while the
-    # keys below are pressed, however fast the model is.
+    tickets = [("charge", "You charged my card twice.", "billing"),
+               ("parcel", "My parcel is late.", "shipping"),
+               ("crash", "The app crashes on start.", "technical"),
+               ("login", "I cannot log in to my account.", "account")]
+    cases = [(f"{name}-{i}", f"{text} (ticket {i})", label)
+             for i in range(4) for name, text, label in tickets]
+    # Enough cases (about 15 s on an idle machine: the model runs a case's five reruns
+    # together) that the run is still going while the keys below are pressed.
     project = make_project(tmp_path, reruns=5, cases=cases, suite_extra={
-        "prompts": ["ticket@2"], "models": ["local/smollm2"], "params": {"max_tokens": 32},
+        "prompts": ["ticket@2"], "models": ["local/smollm2"], "params": {"max_tokens": 64},
         "concurrency": 1})
     app = WorkbenchApp(project)
     async with app.run_test(size=SIZE) as pilot:
         run = await run_suite(pilot, app)
-        total = 4 * 5
+        total = 16 * 5
         await wait_for(pilot, lambda: run.cells_seen >= 1, timeout=120, what="first cell")
         # Mid-run: switch sections and move the cursor; each key takes effect at once.
         await pilot.press("1")
