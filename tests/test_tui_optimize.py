@@ -51,7 +51,9 @@ async def test_search_from_suites_then_diff(tmp_path: Path, fake_server: FakeSer
 
 async def test_stop_keeps_finished_candidates(tmp_path: Path, fake_server: FakeServer) -> None:
     suite = project(tmp_path, fake_server, needs_examples)
-    fake_server.configure(latency=0.01)
+    # Slow enough that the search cannot end between its first candidate and the key press
+    # (at 10 ms a quiet machine finished the whole search first).
+    fake_server.configure(latency=0.2)
     app = WorkbenchApp(tmp_path, db=tmp_path / "wb.db")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = OptimizeScreen(suite)
