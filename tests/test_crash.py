@@ -28,6 +28,7 @@ from tests.test_runner import (
     wait_for,
     write_project,
 )
+from workbench.engine.plan import cell_seed
 from workbench.testing.fakeserver import FakeServerProcess
 
 CASES, RERUNS, SEED, CONCURRENCY = 30, 4, 3, 6
@@ -102,7 +103,7 @@ def test_sigkill_at_random_points_then_resume_runs_exactly_the_missing_cells(
     assert all(after[k] == row for k, row in before.items())
     # The resume asked the server for exactly the missing cells, once each.
     text = {c["id"]: c["vars"]["q"] for c in cases}
-    expected = Counter(server_key(text[c], SEED * 1000 + rr) for _, _, c, rr in missing)
+    expected = Counter(server_key(text[c], cell_seed(SEED, c, rr)) for _, _, c, rr in missing)
     sent = Counter(entry["key"] for entry in server.requests())
     assert sent == expected
     assert {r[5] for r in after.values()} == {"ok"}  # status: no error cells

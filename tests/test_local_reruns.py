@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from workbench.engine import runner as runner_mod
-from workbench.engine.plan import make_plan
+from workbench.engine.plan import cell_seed, make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import check_local_models, record_run
 from workbench.errors import InputError
@@ -119,11 +119,12 @@ async def test_reruns_of_a_case_go_to_the_model_together_case_by_case(
     runner = runner_for(path, store, fake)
     assert await runner.run() == 24
     # one call per variant × case; each variant runs a block of cases back to back
-    assert fake.calls == [(f"q{i}", [7000, 7001, 7002, 7003]) for _ in "ab" for i in range(3)]
+    assert fake.calls == [(f"q{i}", [cell_seed(7, f"c{i}", r) for r in range(4)])
+                          for _ in "ab" for i in range(3)]
     cells = list(store.cells(runner.run_id))
     assert len(cells) == 24 == len({(c.variant, c.case_id, c.rerun) for c in cells})
     for cell in cells:
-        assert cell.seed == 7000 + cell.rerun
+        assert cell.seed == cell_seed(7, cell.case_id, cell.rerun)
         assert cell.output == f"{cell.case_id.replace('c', 'q')}|{cell.seed}"
         assert cell.latency_ms == 5.0 and cell.steps[0].params["seed"] == cell.seed
 
@@ -154,7 +155,8 @@ async def test_a_resumed_case_runs_only_its_missing_reruns_with_their_own_seeds(
         store.add_cell(record)  # a case left half done by an interrupted run
     fake.calls.clear()
     assert await resumed.run() == 8
-    assert fake.calls == [("q0", [1, 2, 4]), ("q1", [0, 1, 2, 3, 4])]
+    assert fake.calls == [("q0", [cell_seed(0, "c0", r) for r in (1, 2, 4)]),
+                          ("q1", [cell_seed(0, "c1", r) for r in range(5)])]
     got = {(c.case_id, c.rerun): c.output for c in store.cells(resumed.run_id)}
     assert got == expected
 
@@ -167,11 +169,12 @@ async def test_chain_steps_group_the_reruns_whose_requests_are_the_same(
     runner = runner_for(path, store, fake)
     assert await runner.run() == 4
     # step 1: one prompt for all reruns; step 2: the two distinct facts, each a group
-    assert fake.calls == [("FACT x", [0, 1, 2, 3]), ("from fact-0", [0, 2]),
-                          ("from fact-1", [1, 3])]
+    # (the fake's fact is its seed's parity: here reruns 0-2 get fact-0, rerun 3 fact-1)
+    s = [cell_seed(0, "c", r) for r in range(4)]
+    assert [x % 2 for x in s] == [0, 0, 0, 1]
+    assert fake.calls == [("FACT x", s), ("from fact-0", s[:3]), ("from fact-1", s[3:])]
     outputs = {c.rerun: c.output for c in store.cells(runner.run_id)}
-    assert outputs == {0: "from fact-0|0", 1: "from fact-1|1", 2: "from fact-0|2",
-                       3: "from fact-1|3"}
+    assert outputs == {r: f"from fact-{s[r] % 2}|{s[r]}" for r in range(4)}
 
 
 async def test_other_transports_get_one_request_per_seed(fake_server: FakeServer,
@@ -414,7 +417,7 @@ async def test_a_resumed_run_on_the_model_gives_the_full_runs_outputs(
     assert await resumed.run() == 8
     assert {(c.case_id, c.rerun): c.output for c in store.cells(resumed.run_id)} == expected
     lone = LocalChatModel().chat([{"role": "user", "content": "Name a colour: grass"}],
-                                 seed=3, temperature=0.9, max_tokens=12)
+                                 seed=cell_seed(0, "c1", 3), temperature=0.9, max_tokens=12)
     assert lone.text.strip() == expected[("c1", 3)]
 
 

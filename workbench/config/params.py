@@ -21,7 +21,8 @@ from workbench.config.yaml import Loc, Located
 from workbench.errors import Problem
 from workbench.redaction import no_credentials
 
-# A seed reaches the provider as seed × 1000 + rerun: it must stay a safe JSON integer.
+# A seed reaches the provider hashed with the case and rerun (older plans: seed × 1000 +
+# rerun): it must stay a safe JSON integer.
 MAX_SEED = 2**53 // 1000
 
 

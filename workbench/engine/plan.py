@@ -6,6 +6,7 @@ if the suite file changed since.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -18,6 +19,25 @@ from workbench.store.database import Store
 from workbench.store.records import CellKey
 from workbench.suites.loader import Suite
 from workbench.suites.spec import MAX_CONCURRENCY, MAX_RERUNS
+
+SEED_SCHEME = 2  # the scheme new plans use
+
+
+def cell_seed(base: object, case_id: str, rerun: int, scheme: int = SEED_SCHEME) -> int:
+    """The seed rerun ``rerun`` of a case asks the model for.
+
+    Scheme 2: a hash of (base seed, case id, rerun), so no two cases share a random stream.
+    With one seed per rerun index for every case (scheme 1: ``base × 1000 + rerun``), a
+    sampler draws the same random numbers for rerun r of every case, and on short answers
+    the cases' reruns agree or disagree together: cases stop being independent, which every
+    interval over cases assumes, and consistency swings with the base seed. Scheme 1 stays
+    for plans stored with it, so a resumed run repeats its own seeds. Either way a case's
+    seeds are the same for every prompt version, so paired comparisons share them.
+    """
+    if scheme == 1:
+        return int(base) * 1000 + rerun if isinstance(base, int) else rerun
+    text = f"{base}\x1f{case_id}\x1f{rerun}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=4).digest(), "big") % 2**31
 
 
 @dataclass
@@ -58,6 +78,8 @@ class Plan:
     judge: str | None
     thresholds: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    # How rerun seeds are derived (see cell_seed); plans stored before scheme 2 read as 1.
+    seed_scheme: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +165,7 @@ def make_plan(suite: Suite, *, reruns: int | None = None, concurrency: int | Non
         max_attempts=spec.max_attempts,
         judge=spec.judge,
         thresholds=spec.thresholds.model_dump(exclude_none=True),
+        seed_scheme=SEED_SCHEME,
     )
 
 

@@ -31,7 +31,7 @@ from workbench.checks.assertions import (
     parse_assertion,
 )
 from workbench.checks.parsing import ParseSpec, parse_output
-from workbench.engine.plan import Plan, PlanCase
+from workbench.engine.plan import Plan, PlanCase, cell_seed
 from workbench.errors import InputError
 from workbench.models.constraints import constraint_params
 from workbench.models.errors import ModelError
@@ -169,9 +169,9 @@ class Runner:
             await self.gateway.aclose()
         return ran
 
-    def _seed(self, params: dict[str, Any], rerun: int) -> int:
-        base = params.get("seed", self.plan.seed)
-        return int(base) * 1000 + rerun if isinstance(base, int) else rerun
+    def _seed(self, params: dict[str, Any], case_id: str, rerun: int) -> int:
+        return cell_seed(params.get("seed", self.plan.seed), case_id, rerun,
+                         self.plan.seed_scheme)
 
     async def run_cell(self, key: CellKey) -> CellRecord:
         """Run one cell (render, call, parse, assert); the caller stores it."""
@@ -203,7 +203,7 @@ class Runner:
                 step_model = step.model or model_name
                 params = {**prompt.spec.params, **step.params, **self.plan.params,
                           **model.get("params", {})}
-                cell.seed = self._seed(params, cell.rerun)
+                cell.seed = self._seed(params, case_id, cell.rerun)
                 params["seed"] = cell.seed
                 # A parse spec with constrain: true, as this model's request parameter (a
                 # parameter the user set wins); stored with the step, so the history sees it.

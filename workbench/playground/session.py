@@ -68,6 +68,7 @@ def reuse_key(plan: Plan, variant: PlanVariant, model: dict[str, Any], case: Pla
     case or a draft known by another name still finds its cells."""
     payload = {
         "prompt": variant.hash, "model": model, "params": plan.params, "seed": plan.seed,
+        "seed_scheme": plan.seed_scheme,
         "rerun": rerun, "judge": plan.judge, "base_dir": plan.base_dir,
         "case": {"vars": case.vars, "expected": case.expected,
                  "assertions": case.assertions, "threshold": case.threshold},

@@ -238,7 +238,8 @@ class SuiteSpec(BaseModel):
     timeout: float = Field(default=120.0, gt=0, le=86_400, description="seconds per request")
     max_attempts: int = Field(default=6, ge=1, le=50)
     seed: int = Field(default=0, ge=-MAX_SEED, le=MAX_SEED,
-                      description="rerun r sends seed × 1000 + r")
+                      description="base seed: rerun r of case c sends a seed hashed "
+                      "from (seed, c, r)")
     judge: ModelName | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
