@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from workbench.engine.plan import Plan, load_plan_variants, make_plan
+from workbench.engine.plan import Plan, cell_seed, load_plan_variants, make_plan
 from workbench.engine.runner import Runner
 from workbench.engine.session import record_run
 from workbench.errors import InputError
@@ -217,7 +217,8 @@ async def test_retry_after_is_honoured(
 
     assert await runner.run() == 1
 
-    log = [r for r in fake_server.requests() if r["key"] == server_key(msg, 0)]
+    key = server_key(msg, cell_seed(0, "a", 0))
+    log = [r for r in fake_server.requests() if r["key"] == key]
     assert [(r["attempt"], r["outcome"]) for r in log] == [(1, "429"), (2, "ok")]
     gap = log[1]["t"] - log[0]["t"]
     assert 0.5 <= gap < 1.5, gap
@@ -234,7 +235,7 @@ async def test_non_retryable_4xx_is_sent_once(
                        transport=transport)
     runner = new_runner(suite, store)
     assert await runner.run() == 1
-    assert fake_server.stats()["keys"] == {server_key(msg, 0): 1}
+    assert fake_server.stats()["keys"] == {server_key(msg, cell_seed(0, "a", 0)): 1}
     cell = next(store.cells(runner.run_id))
     assert (cell.status, cell.attempts) == ("error", 1)
     assert f"HTTP {status}" in (cell.error or "")
@@ -295,11 +296,12 @@ async def test_reruns_send_distinct_seeds_and_reach_the_server(
 
     log = fake_server.requests()
     assert len(log) == 10
-    for text in ("alpha [[replies:A|B]]", "beta [[reply:x]]"):
+    for cid, text in (("a", "alpha [[replies:A|B]]"), ("b", "beta [[reply:x]]")):
         seeds = [r["seed"] for r in log if r["key"].startswith(text + "#")]
-        assert sorted(seeds) == [7000, 7001, 7002, 7003, 7004]
+        assert sorted(seeds) == sorted(cell_seed(7, cid, r) for r in range(5))
+        assert len(set(seeds)) == 5
     cells = cells_by_key(store, runner.run_id)
-    assert [cells[("a", r)].seed for r in range(5)] == [7000, 7001, 7002, 7003, 7004]
+    assert [cells[("a", r)].seed for r in range(5)] == [cell_seed(7, "a", r) for r in range(5)]
     # every rerun was a real request: the cycling replies came back in both flavours
     assert Counter(cells[("a", r)].output for r in range(5)) == {"A": 3, "B": 2}
 
