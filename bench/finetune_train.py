@@ -26,13 +26,7 @@ from workbench.finetune.train import (
     train_lora,
 )
 from workbench.models.local import resolve_model_path
-
-WORDS = {
-    "billing": ["invoice", "refund", "charge", "payment", "receipt", "price", "card", "bill"],
-    "bug": ["crash", "error", "freeze", "broken", "glitch", "timeout", "blank", "stuck"],
-    "feature": ["dark mode", "export", "shortcut", "widget", "filter", "theme", "tag", "sync"],
-    "account": ["password", "login", "email", "username", "avatar", "profile", "2fa", "signup"],
-}
+from workbench.testing.tickets import WORDS
 
 
 def examples(n: int) -> list[list[dict[str, str]]]:

@@ -28,13 +28,8 @@ from workbench.models.adapters import (
     tuned_model_name,
 )
 from workbench.models.local import close_local_model, resolve_model_path
+from workbench.testing.tickets import WORDS as LABELS
 
-LABELS = {
-    "billing": ["invoice", "refund", "charge", "payment", "receipt", "price", "card", "bill"],
-    "bug": ["crash", "error", "freeze", "broken", "glitch", "timeout", "blank", "stuck"],
-    "feature": ["dark mode", "export", "shortcut", "widget", "filter", "theme", "tag", "sync"],
-    "account": ["password", "login", "email", "username", "avatar", "profile", "2fa", "signup"],
-}
 SYSTEM = "Label the support ticket. Reply with the label only."
 
 
