@@ -37,11 +37,22 @@ def app_for(project: Path, run: str | None = RUN_ID) -> WorkbenchApp:
 
 
 async def settle(pilot: Pilot) -> None:
-    """Let workers finish and their messages land, and stop the cursor blinking."""
+    """Let workers finish and their messages land, and stop the cursor blinking.
+
+    Work deferred until after the first frame (the prompt list, its scan) may not have
+    started yet on a cold, busy machine: wait for the first frame first, then for every
+    worker, then for the refreshes their messages schedule (a tree cursor is moved after a
+    refresh).
+    """
+    for _ in range(200):
+        if pilot.app._painted:
+            break
+        await pilot.pause(0.05)
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(3):
+        await pilot.pause(0.05)
     for area in pilot.app.screen.query("TextArea"):
         area.cursor_blink = False
 
