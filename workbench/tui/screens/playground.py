@@ -36,6 +36,7 @@ from workbench.playground.board import Board
 from workbench.playground.draft import Draft, DraftBook
 from workbench.playground.picks import Picks, Workload, default_picks, describe, resolve
 from workbench.tui.render import GOOD, MUTED, POOR, inert
+from workbench.tui.run_control import RunControl
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.state import RunStarted
 from workbench.tui.widgets.draft_outputs import case_block, case_title, comparison_text
@@ -58,26 +59,6 @@ class CaseBlock(Static):
         self.model = model
 
 
-@dataclass
-class _Control:
-    """How the UI thread reaches into the run's thread to stop it (as on the Run screen)."""
-
-    loop: asyncio.AbstractEventLoop | None = None
-    task: asyncio.Task | None = None
-    stop: asyncio.Event | None = None
-    stopping: bool = False
-
-    def request_stop(self) -> None:
-        self.stopping = True
-        if self.loop is not None and self.stop is not None:
-            with contextlib.suppress(RuntimeError):  # the run ended meanwhile
-                self.loop.call_soon_threadsafe(self.stop.set)
-
-    def cancel_now(self) -> None:
-        self.request_stop()
-        if self.loop is not None and self.task is not None:
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.task.cancel)
 
 
 class PlaygroundScreen(SectionScreen):
@@ -142,7 +123,7 @@ class PlaygroundScreen(SectionScreen):
         self.workload: Workload | None = None
         self.board: Board | None = None
         self.draft_run: DraftRun | None = None
-        self.control: _Control | None = None
+        self.control: RunControl | None = None
         self.live = False
         self.status = "idle"  # idle, starting, running, finished, interrupted, refused, …
         self.cells_seen = 0
@@ -341,13 +322,13 @@ class PlaygroundScreen(SectionScreen):
         self.live = True
         self.status = "starting"
         self.cells_seen = 0
-        self.control = _Control()
+        self.control = RunControl()
         self._status()
         self._execute(self.draft, self.origin, self.workload, self.control)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _execute(self, draft: Draft, parent: PromptVersion, workload: Workload,
-                 control: _Control) -> None:
+                 control: RunControl) -> None:
         project = self.app.project
         store = project.open_store()
         try:

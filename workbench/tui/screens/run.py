@@ -27,6 +27,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from workbench.errors import InputError
 from workbench.tui.render import GOOD, MUTED, POOR, inert, rerun_glyph
+from workbench.tui.run_control import RunControl
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.state import RunFinished, RunRequest, RunRequestTaken, RunSelected, RunStarted
 
@@ -37,26 +38,6 @@ if TYPE_CHECKING:
     from workbench.store.records import CellRecord, RunInfo
 
 
-@dataclass
-class _Control:
-    """How the UI thread reaches into the run's thread to stop it."""
-
-    loop: asyncio.AbstractEventLoop | None = None
-    task: asyncio.Task | None = None
-    stop: asyncio.Event | None = None
-    stopping: bool = False
-
-    def request_stop(self) -> None:
-        self.stopping = True
-        if self.loop is not None and self.stop is not None:
-            with contextlib.suppress(RuntimeError):  # the run ended meanwhile
-                self.loop.call_soon_threadsafe(self.stop.set)
-
-    def cancel_now(self) -> None:
-        self.request_stop()  # in case the task has not started yet
-        if self.loop is not None and self.task is not None:
-            with contextlib.suppress(RuntimeError):  # the run ended meanwhile
-                self.loop.call_soon_threadsafe(self.task.cancel)
 
 
 class RunScreen(SectionScreen):
@@ -103,7 +84,7 @@ class RunScreen(SectionScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.control: _Control | None = None
+        self.control: RunControl | None = None
         self.run_id: str | None = None
         self.suite_name = ""
         self.status = "idle"
@@ -149,11 +130,11 @@ class RunScreen(SectionScreen):
         self.cells_seen = 0
         self.query_one("#run-errors", RichLog).clear()
         self._head()
-        self.control = _Control()
+        self.control = RunControl()
         self._execute(request, self.control)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _execute(self, request: RunRequest, control: _Control) -> None:
+    def _execute(self, request: RunRequest, control: RunControl) -> None:
         from workbench.engine.session import close_run, execute, resume_run, start_run
 
         store = self.app.project.open_store()
