@@ -18,7 +18,7 @@ from pydantic import Field
 
 from workbench.checks.assertions._base import REGISTRY, Problems, ReadsOutput, got
 from workbench.checks.assertions._outcome import CannotCheck, Context, Outcome, Output, verdict
-from workbench.checks.assertions.json import load_schema, schema_problem
+from workbench.checks.assertions.json import load_schema, schema_file_problems, schema_problem
 from workbench.checks.values import as_text, json_kind, show
 
 MAX_CANDIDATES = 200
@@ -73,13 +73,7 @@ class ContainsJson(ReadsOutput):
         return " (inline schema)" if self.json_schema is not None else ""
 
     def file_problems(self, base_dir: Path) -> list[str]:
-        if not self.schema_file:
-            return []
-        try:
-            load_schema(base_dir, self.schema_file)
-        except (OSError, ValueError) as exc:
-            return [str(exc)]
-        return []
+        return schema_file_problems(base_dir, self.schema_file)
 
     def _schema(self, ctx: Context) -> Any:
         if self.schema_file:

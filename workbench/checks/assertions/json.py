@@ -83,6 +83,17 @@ def load_schema(base_dir: Path, file: str) -> Any:
     return schema
 
 
+def schema_file_problems(base_dir: Path, file: str | None) -> list[str]:
+    """Why a named schema file cannot be used (checked before a run), or nothing."""
+    if not file:
+        return []
+    try:
+        load_schema(base_dir, file)
+    except (OSError, ValueError) as exc:
+        return [str(exc)]
+    return []
+
+
 def _document(value: Any, what: str) -> FoundJson:
     """The JSON a json-* assertion looks at: text is parsed, an already parsed answer is used."""
     if isinstance(value, str):
@@ -157,13 +168,7 @@ class JsonSchema(ReadsOutput):
         return f" {self.schema_file}" if self.schema_file else " (inline schema)"
 
     def file_problems(self, base_dir: Path) -> list[str]:
-        if not self.schema_file:
-            return []
-        try:
-            load_schema(base_dir, self.schema_file)
-        except (OSError, ValueError) as exc:
-            return [str(exc)]
-        return []
+        return schema_file_problems(base_dir, self.schema_file)
 
     def _schema(self, ctx: Context) -> Any:
         if self.json_schema is not None:
