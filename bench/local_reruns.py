@@ -10,8 +10,9 @@ Side by side in one run, for a 5-rerun classifier case and a 5-rerun few-shot ca
 * ``batched``: the reruns decoded together as one batch (the default);
 
 as calls/s, ms per call, and what reruns 2..N cost each, as a share of today's per-call time.
-Then the slowdown of a call with one and with two competing CPU-bound processes (busy loops),
-today's settings against the default policy (passive waits, ``auto`` threads).
+Then the slowdown of a call with one and with two competing CPU-bound processes (busy loops):
+today's settings, ``auto`` threads with passive waits (the previous default), and the default
+policy (``auto`` threads, idle threads spinning briefly before they sleep).
 
 Every path runs in a fresh process (OpenMP reads its wait policy once, when llama.cpp loads),
 and each figure is printed with the load average at the time: on a shared machine, read them
@@ -131,13 +132,14 @@ def worker(path: str, case: str, rounds: int, reruns: int, single: bool) -> dict
 # --------------------------------------------------------------------------- driver side
 
 
-def measure(path: str, case: str, rounds: int, reruns: int, *,
-            single: bool = True) -> dict[str, float]:
+def measure(path: str, case: str, rounds: int, reruns: int, *, single: bool = True,
+            env: dict[str, str] | None = None) -> dict[str, float]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--case", case,
            "--rounds", str(rounds), "--reruns", str(reruns)] + ([] if single else ["--no-single"])
-    run_env = dict(os.environ)
+    run_env = dict(os.environ, **(env or {}))
     if path == "today":
-        run_env.pop("OMP_WAIT_POLICY", None)  # OpenMP's default: spin a while, then sleep
+        for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+            run_env.pop(name, None)  # OpenMP's default: spin about 3 ms, then sleep
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=run_env,
                          cwd=HERE.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -208,17 +210,20 @@ def main() -> int:
         print(f"\n{load()} at the end")
         return 0
     print("\ncontention: ms per call of the classifier case with k busy-loop processes")
-    print(f"{'settings':<34} {'k=0':>7} {'k=1':>7} {'k=2':>7}  {'x1':>5} {'x2':>5}  "
+    print(f"{'settings':<36} {'k=0':>7} {'k=1':>7} {'k=2':>7}  {'x1':>5} {'x2':>5}  "
           "load at k=0/1/2")
-    for label, path in (("today (all cores, spinning waits)", "today"),
-                        ("default (auto threads, passive)", "batched")):
+    settings = (("today (all cores, spinning waits)", "today", {}),
+                ("auto threads, passive waits", "batched", {"OMP_WAIT_POLICY": "passive"}),
+                ("default (auto threads, short spins)", "batched", {}))
+    for label, path, env in settings:
         times, loads = [], []
         for k in (0, 1, 2):
             with Competitors(k):
-                r = measure(path, "classifier", args.contention_rounds, n, single=False)
+                r = measure(path, "classifier", args.contention_rounds, n, single=False,
+                            env=env)
             times.append(r["full"] / n)
             loads.append(r["load"])
-        print(f"{label:<34} {times[0] * 1000:7.0f} {times[1] * 1000:7.0f} {times[2] * 1000:7.0f}"
+        print(f"{label:<36} {times[0] * 1000:7.0f} {times[1] * 1000:7.0f} {times[2] * 1000:7.0f}"
               f"  {times[1] / times[0]:5.1f} {times[2] / times[0]:5.1f}  "
               + "/".join(f"{x:.2f}" for x in loads), flush=True)
     print(f"\n{load()} at the end")

@@ -218,7 +218,7 @@ def test_auto_leaves_other_processes_the_cores_they_keep_busy(
     monkeypatch.setattr(threads_mod, "_busy_seconds", lambda: clock["busy"])
     monkeypatch.setattr(threads_mod.time, "monotonic", lambda: clock["wall"])
     monkeypatch.setattr(threads_mod.time, "process_time", lambda: clock["own"])
-    monkeypatch.setattr(threads_mod.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    monkeypatch.setattr(threads_mod.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # not read
     monkeypatch.delenv(threads_mod.ENV_THREADS, raising=False)
     policy = threads_mod.ThreadPolicy()
 
@@ -228,7 +228,7 @@ def test_auto_leaves_other_processes_the_cores_they_keep_busy(
         clock["busy"] += own + others
         return policy.threads()
 
-    assert policy.threads() == 2  # first look: the load average, 0.1
+    assert policy.threads() == 2  # first look: every core, whatever the load average says
     assert after(2.0, own=3.9, others=0.2) == 2  # a little background noise
     assert after(2.0, own=2.6, others=1.4) == 1  # another process holds most of a core
     assert after(2.0, own=2.0, others=2.0) == 1  # ... and keeps it while we use one
@@ -243,15 +243,21 @@ def test_auto_leaves_other_processes_the_cores_they_keep_busy(
         policy.threads()
 
 
-def test_idle_threads_sleep_unless_the_user_chose_a_wait_policy(
+def test_idle_threads_spin_briefly_unless_the_user_chose_a_wait_policy(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    threads_mod.prefer_passive_waits()
-    assert os.environ["OMP_WAIT_POLICY"] == "passive"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
-    threads_mod.prefer_passive_waits()
-    assert os.environ["OMP_WAIT_POLICY"] == "active"
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    threads_mod.set_wait_policy()
+    assert os.environ["GOMP_SPINCOUNT"] == str(threads_mod.SPIN_COUNT)
+    assert os.environ["OMP_WAIT_POLICY"] == "passive"  # for runtimes other than libgomp
+    for name, value in (("OMP_WAIT_POLICY", "active"), ("GOMP_SPINCOUNT", "infinite")):
+        for other in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+            monkeypatch.delenv(other, raising=False)
+        monkeypatch.setenv(name, value)
+        threads_mod.set_wait_policy()
+        assert os.environ[name] == value
+        assert [k for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ] == [name]
 
 
 def test_a_bad_threads_setting_is_refused_before_the_run(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ Design points:
   determines the output — the same text llama-cpp-python's chat completion gives from an
   empty KV cache, whatever ran before and whichever seeds share a batch.
 * The thread count and OpenMP's wait policy are :mod:`workbench.models._local_threads`'s:
-  idle threads sleep rather than spin, and fewer threads run while other processes keep
+  idle threads spin briefly, then sleep, and fewer threads run while other processes keep
   cores busy.
 * Failures are :mod:`workbench.models.errors` types: :class:`ModelUnavailable` when the model
   cannot load, :class:`ContextWindowExceeded` for a prompt too long; the litellm provider
@@ -52,7 +52,7 @@ from workbench.models._local_threads import (
     ThreadPolicy,
     cpu_count,
     parse_threads,
-    prefer_passive_waits,
+    set_wait_policy,
 )
 from workbench.models.adapters import resolve_adapter
 from workbench.models.errors import (
@@ -160,7 +160,7 @@ def check_local_model_available() -> None:
 
 
 def _import_llama_cpp() -> ModuleType:
-    prefer_passive_waits()  # libgomp reads it once, when llama.cpp's library loads
+    set_wait_policy()  # the OpenMP runtime reads it once, when llama.cpp's library loads
     try:
         import llama_cpp
     except ImportError as exc:  # also catches a broken native library (OSError is wrapped)

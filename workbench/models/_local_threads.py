@@ -5,10 +5,16 @@ they wait for each other at the hundreds of barriers of every token. On a busy m
 spinning thread burns a core while its partner waits for a core held by another process, and
 each barrier then costs a scheduler time slice (measured on 2 cores: one competing process
 made a call several times slower, two made a chain cell take 44 s). Two remedies, both
-measured by ``bench/local_model.py``:
+measured by ``bench/local_reruns.py``:
 
-* idle threads sleep instead of spinning: ``OMP_WAIT_POLICY=passive``, set before llama.cpp is
-  loaded unless the user set it (libgomp reads it once, when it loads);
+* idle threads spin only briefly, then sleep: libgomp's ``GOMP_SPINCOUNT`` is set to
+  :data:`SPIN_COUNT` (about a tenth of a millisecond), and ``OMP_WAIT_POLICY=passive`` for other
+  OpenMP runtimes, before llama.cpp is loaded, unless the user set either (the runtime reads
+  them once, when it loads). A barrier inside a token then costs microseconds when the partner
+  thread is running, and a thread whose partner waits for a core sleeps instead of burning
+  one. (Measured on 2 idle cores: passive waits made one decoding step 3× slower than short
+  spins — 30 ms against 10 — and spinning for OpenMP's default 3 ms made a busy machine's
+  calls several times slower.)
 * fewer threads than cores when other processes keep cores busy. ``auto`` (the default) looks,
   before each group of calls, at how much CPU *other* processes used since the last look
   (``/proc/stat`` minus this process's own CPU time) and leaves them those cores.
@@ -26,6 +32,9 @@ import time
 
 ENV_THREADS = "WORKBENCH_LOCAL_THREADS"
 WAIT_POLICY_VAR = "OMP_WAIT_POLICY"
+SPIN_COUNT_VAR = "GOMP_SPINCOUNT"
+# Spins before an idle libgomp thread sleeps (libgomp counts about 100,000 per millisecond).
+SPIN_COUNT = 10_000
 AUTO = "auto"
 
 # Another process counts as holding a core once it keeps half of one busy.
@@ -42,12 +51,15 @@ def cpu_count() -> int:
         return os.cpu_count() or 2
 
 
-def prefer_passive_waits() -> None:
-    """Make OpenMP's idle threads sleep rather than spin, unless the user chose otherwise.
+def set_wait_policy() -> None:
+    """Make OpenMP's idle threads spin briefly, then sleep, unless the user chose otherwise.
 
-    Must run before llama.cpp's library is loaded: libgomp reads the variable once, then.
+    Must run before llama.cpp's library is loaded: the OpenMP runtime reads these once, then.
     """
-    os.environ.setdefault(WAIT_POLICY_VAR, "passive")
+    if WAIT_POLICY_VAR in os.environ or SPIN_COUNT_VAR in os.environ:
+        return
+    os.environ[SPIN_COUNT_VAR] = str(SPIN_COUNT)  # libgomp: wins over the policy below
+    os.environ[WAIT_POLICY_VAR] = "passive"  # other runtimes: sleep at once
 
 
 def parse_threads(value: object, *, source: str) -> int | None:
@@ -113,8 +125,10 @@ class ThreadPolicy:
         with self._lock:
             last, self._last = self._last, (now, busy, own)
             if last is None:
-                # First look: the load average is all other processes (we have not run yet).
-                return min(os.getloadavg()[0], float(cpu_count()))
+                # First look: nothing to compare with yet, so every core (the start of the
+                # interval the next look measures). Not the load average: it counts processes
+                # blocked on I/O and lags by a minute (an idle VM showed 1.0 on 2 cores).
+                return None
             wall = now - last[0]
             if wall < _MIN_INTERVAL_S:
                 self._last = last  # keep measuring from the older point
