@@ -8,6 +8,8 @@ Side by side in one run, for a 5-rerun classifier case and a 5-rerun few-shot ca
   what prompt reuse alone saves is ``reuse`` against this (the ``of fresh`` column);
 * ``reuse``: the reruns one after the other from the prompt evaluated once;
 * ``batched``: the reruns decoded together as one batch (the default);
+* ``cases``: the case and two like it (another ticket each) decoded together, as the runner's
+  cases in flight are (the default when several are waiting); figures per case;
 
 as calls/s, ms per call, and what reruns 2..N cost each, as a share of today's per-call time.
 Then the slowdown of a call with one and with two competing CPU-bound processes (busy loops):
@@ -101,12 +103,20 @@ def worker(path: str, case: str, rounds: int, reruns: int, single: bool) -> dict
         from workbench.models.local import LocalChatModel
 
         model = LocalChatModel()
-        batch = path == "batched"
+        batch = path != "reuse"
+        # "cases": the case and two more like it (another ticket each) decoded together, as
+        # the runner's cases in flight are; its time is per case
+        variants = [messages] + [messages[:-1] + [{
+            "role": "user", "content": messages[-1]["content"].replace("Ticket:", f"Ticket {k}:")}]
+            for k in (2, 3)]
 
         def run(seeds: list[int]) -> None:
-            model.chat_many(messages, seeds, batch=batch, **PARAMS)
+            if path == "cases":
+                model.chat_batch([(m, seeds, PARAMS) for m in variants])
+            else:
+                model.chat_many(messages, seeds, batch=batch, **PARAMS)
 
-        def other() -> None:  # evict the case's prompt from both contexts
+        def other() -> None:  # evict the cases' prompts from both contexts
             model.chat_many(OTHER, [0], max_tokens=2)
             model.chat_many(OTHER, [0, 1], batch=True, max_tokens=2)
 
@@ -125,7 +135,9 @@ def worker(path: str, case: str, rounds: int, reruns: int, single: bool) -> dict
             one.append(timed(seeds[:1]))
     if path == "today":
         llm.close()
-    return {"full": statistics.median(full), "single": statistics.median(one or [0.0]),
+    per = 3 if path == "cases" else 1  # seconds per case
+    return {"full": statistics.median(full) / per,
+            "single": statistics.median(one or [0.0]) / per,
             "load": os.getloadavg()[0]}
 
 
@@ -168,7 +180,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reruns", type=int, default=5)
-    parser.add_argument("--worker", choices=["today", "fresh", "reuse", "batched"])
+    parser.add_argument("--worker", choices=["today", "fresh", "reuse", "batched", "cases"])
     parser.add_argument("--case", choices=sorted(CASES), default="classifier")
     parser.add_argument("--no-single", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-contention", action="store_true",
@@ -189,8 +201,8 @@ def main() -> int:
     for case in CASES:
         today_per_call = None
         fresh_per_call = None
-        for path in ("today", "fresh", "reuse", "batched"):
-            r = measure(path, case, args.rounds, n, single=path in ("reuse", "batched"))
+        for path in ("today", "fresh", "reuse", "batched", "cases"):
+            r = measure(path, case, args.rounds, n, single=path in ("reuse", "batched", "cases"))
             per_call = r["full"] / n
             if path in ("today", "fresh"):
                 extra = per_call  # every rerun pays the whole call

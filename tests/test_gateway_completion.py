@@ -20,7 +20,7 @@ def _gateway() -> Gateway:
     """A gateway whose retry loop runs the transport once and reports 12.5 ms, 2 attempts."""
     gateway = Gateway(timeout=5, max_attempts=1, concurrency=1)
 
-    async def replied(model: str, send: Any) -> tuple[Any, float, int]:
+    async def replied(model: str, send: Any, **_: Any) -> tuple[Any, float, int]:
         return await send(), 12.5, 2
 
     gateway._with_retries = replied  # type: ignore[method-assign]

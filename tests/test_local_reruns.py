@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,58 @@ async def test_other_transports_get_one_request_per_seed(fake_server: FakeServer
     assert all(isinstance(f, ModelError) and "HTTP 400" in str(f) for f in failed)
 
 
+async def test_requests_that_arrive_while_the_model_is_busy_join_one_batch(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded model's queue: requests that wait while a batch runs go to the model
+    together (at most a batch's worth of sequences, oldest first); each caller gets its own
+    replies or its own failure, and a caller that gave up is dropped."""
+    from workbench.models import _local
+    from workbench.models.errors import BadRequest
+    from workbench.models.local import LocalReply
+
+    batches: list[list[str]] = []
+    busy = threading.Event()
+
+    def fake_batch(model: Any, calls: Sequence[Any]) -> list[Any]:
+        batches.append([messages[-1]["content"] for messages, _, _ in calls])
+        if len(batches) == 1:
+            busy.wait(5)  # the model is busy with the first batch while the others arrive
+        out: list[Any] = []
+        for messages, _, seeds in calls:
+            text = messages[-1]["content"]
+            out.append(BadRequest("bad grammar", label="GrammarError") if text == "bad" else
+                       [LocalReply(f"{text}|{s}", 1, 1, "stop", s, 0.01) for s in seeds])
+        return out
+
+    monkeypatch.setattr(_local, "_generate_batch", fake_batch)
+    transport = _local.LocalTransport()
+
+    def ask(text: str, seeds: list[int]) -> asyncio.Task[list[Reply]]:
+        request = Request(model=LOCAL, messages=[{"role": "user", "content": text}])
+        return asyncio.create_task(transport.complete_seeds(request, seeds))
+
+    first = ask("a", [1, 2])
+    while not batches:
+        await asyncio.sleep(0.01)
+    waiting = [ask("b", [3]), ask("c", [4, 5]), ask("bad", [6]), ask("d", list(range(20))),
+               ask("e", [7])]
+    gone = ask("gone", [8])
+    await asyncio.sleep(0)
+    gone.cancel()
+    busy.set()
+    results = await asyncio.gather(first, *waiting, return_exceptions=True)
+    # "d" alone exceeds a batch: it waits for the next one, and "e" (same model) is taken
+    # after it, in arrival order
+    assert batches == [["a"], ["b", "c", "bad"], ["d"], ["e"]]
+    assert [r.text for r in results[0]] == ["a|1", "a|2"]
+    assert [r.text for r in results[2]] == ["c|4", "c|5"]
+    assert isinstance(results[3], BadRequest)
+    assert [r.text for r in results[4]] == [f"d|{s}" for s in range(20)]
+    assert results[1][0].latency_ms == 10.0
+    assert gone.cancelled()
+
+
 # --------------------------------------------------------------------------- thread policy
 
 
@@ -365,6 +418,56 @@ def test_prompt_reuse_and_batching_give_todays_outputs_token_for_token(
     alone = [model.chat(messages, seed=seed, **params) for seed in reversed(SEEDS)]
     assert outputs(alone[::-1]) == expected
     assert all(r.prompt_tokens == sequential[0].prompt_tokens > 5 for r in batched + alone)
+
+
+@pytest.mark.model
+def test_different_requests_decoded_together_give_each_ones_outputs(model: Any) -> None:
+    """The cases in flight decode as one batch: different prompts, sampling parameters,
+    grammars and seed counts, more sequences than one batch holds. Each request's outputs
+    must be those it gets alone (which the test above ties to llama-cpp-python's); one that
+    cannot run fails alone."""
+    requests = [(messages, SEEDS[: 1 + i % 5], params)
+                for i, (messages, params) in enumerate(REQUESTS)]
+    requests += [(FEW_SHOT, [7], {"temperature": 0.7, "max_tokens": 8}),  # FEW_SHOT again
+                 (CLASSIFY, SEEDS, {"temperature": 0.7, "max_tokens": 8, "grammar": "nonsense"}),
+                 ([{"role": "user", "content": "word " * 2100}], [1], {"max_tokens": 4})]
+    assert sum(len(seeds) for _, seeds, _ in requests) > 16  # more than one batch
+    alone = [outputs(model.chat_many(messages, seeds, batch=False, **params))
+             for messages, seeds, params in requests[:-2]]
+    together = model.chat_batch(requests)
+    assert [outputs(r) for r in together[:-2]] == alone
+    assert "grammar does not parse" in str(together[-2])
+    assert "exceed context window" in str(together[-1])
+
+
+@pytest.mark.model
+def test_the_cases_of_a_prompt_decoded_together_give_each_ones_outputs(model: Any) -> None:
+    """The runner's case: one prompt's cases (a shared prefix, suffixes of different lengths)
+    three at a time, at a temperature where a tiny change in the logits shows. (Evaluating
+    their suffixes in one llama.cpp batch changed a few of 2,460 demo outputs; each prompt
+    now gets batches of its own, and this test failed the other way.)"""
+    tickets = [f"My {word} is not working{', ' * i}please help" for i, word in
+               enumerate(["invoice", "crash", "export", "password", "refund", "freeze",
+                          "theme", "login", "receipt"])]
+    requests = [(CLASSIFY[:1] + [{"role": "user", "content": f"Which team? Ticket: {t}"}],
+                 SEEDS, {"temperature": 1.2, "max_tokens": 10}) for t in tickets]
+    alone = [outputs(model.chat_many(m, seeds, batch=False, **params))
+             for m, seeds, params in requests]
+    together = [outputs(r) for start in range(0, len(requests), 3)
+                for r in model.chat_batch(requests[start:start + 3])]
+    assert together == alone
+
+
+@pytest.mark.model
+def test_the_resident_prompt_survives_the_sequences_that_finish_first(model: Any) -> None:
+    """Finished sequences leave gaps that the live ones are moved into; the first request's
+    prompt (sequence 0) must not be written over, since the next batch reuses its prefix."""
+    after = FEW_SHOT[:-1] + [{"role": "user", "content": "Ticket: The courier lost it."}]
+    params = {"temperature": 1.0, "max_tokens": 8}
+    expected = outputs(model.chat_many(after, SEEDS, batch=False, **params))
+    model.chat_batch([(FEW_SHOT, SEEDS, {"temperature": 0.7, "max_tokens": 1}),  # done first
+                      (POEM, SEEDS, {"temperature": 0.9, "max_tokens": 24})])
+    assert outputs(model.chat_many(after, SEEDS, batch=True, **params)) == expected
 
 
 @pytest.mark.model

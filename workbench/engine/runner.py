@@ -183,6 +183,7 @@ class Runner:
 
         At each step the reruns whose requests are the same but for the seed are sent as one
         group (:meth:`Gateway.complete_seeds`): the embedded model evaluates their prompt once.
+        A step's groups are sent at once.
         """
         variant_ref, model_name, case_id, _ = keys[0]
         prompt = self.variants[variant_ref]
@@ -215,8 +216,10 @@ class Runner:
                                     messages=step.messages, params=params)
                 cell.steps.append(record)
                 groups.setdefault(_same_request(record), []).append((cell, record, step.parse))
-            for group in groups.values():
-                await self._call_step(model_name, model, group)
+            # Concurrently: the embedded model decodes a step's distinct prompts (a chain's
+            # second step, one per rerun) together; a provider gets them in parallel.
+            await asyncio.gather(*(self._call_step(model_name, model, group)
+                                   for group in groups.values()))
         return [await self._finish(keys[0], prompt, case, cell) for cell in cells]
 
     async def _call_step(self, model_name: str, model: dict[str, Any],

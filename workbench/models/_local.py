@@ -343,16 +343,49 @@ class LocalChatModel:
         seeds together (default :data:`BATCH_RERUNS`); ``threads`` is a count or ``"auto"``
         (default: ``$WORKBENCH_LOCAL_THREADS``, else ``auto``).
         """
-        sampling = _sampling(params)  # before the lock: a bad grammar fails fast
+        (result,) = self.chat_batch([(messages, seeds, params)], threads=threads, batch=batch)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def chat_batch(
+        self,
+        requests: Sequence[tuple[list[dict[str, Any]], Sequence[int | None], Mapping[str, Any]]],
+        *,
+        threads: int | str | None = None,
+        batch: bool | None = None,
+    ) -> list[list[LocalReply] | Exception]:
+        """Several requests — (messages, seeds, keyword arguments of :meth:`chat`) — decoded
+        together: every sequence of every request advances in the same batch, so a few cases
+        cost little more than one. Each reply equals what :meth:`chat` returns for its
+        messages, parameters and seed alone. A request that cannot run (a bad grammar, a
+        prompt too long) gets its exception in its place; the others still run.
+        """
         fixed = parse_threads(threads, source="threads")
-        used = [_normalise_seed(seed) for seed in seeds]
+        jobs: list[tuple[list[dict[str, Any]], Sampling, list[int]]] = []
+        results: list[list[LocalReply] | Exception | None] = []
+        for messages, seeds, params in requests:
+            try:  # before the lock: a bad grammar fails fast
+                sampling = _sampling(params)
+            except (ValueError, TypeError, BadRequest) as exc:
+                results.append(exc)
+                continue
+            jobs.append((messages, sampling, [_normalise_seed(seed) for seed in seeds]))
+            results.append(None)
         with _call_lock:
             engine = _get_engine(self.adapter)
-            samples = engine.generate(
-                messages, sampling, used, batch=BATCH_RERUNS if batch is None else batch,
-                threads=_threads.threads(fixed))
-        return [LocalReply(s.text, s.prompt_tokens, s.completion_tokens, s.finish_reason,
-                           s.seed, s.seconds) for s in samples]
+            samples = iter(engine.generate_many(
+                jobs, batch=BATCH_RERUNS if batch is None else batch,
+                threads=_threads.threads(fixed)))
+        out: list[list[LocalReply] | Exception] = []
+        for result in results:
+            if result is None:
+                got = next(samples)
+                result = got if isinstance(got, BaseException) else [
+                    LocalReply(s.text, s.prompt_tokens, s.completion_tokens, s.finish_reason,
+                               s.seed, s.seconds) for s in got]
+            out.append(result)
+        return out
 
 
 def _sampling(params: Mapping[str, Any]) -> Sampling:
@@ -400,6 +433,9 @@ def _chat_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+Call = tuple[list[dict[str, Any]], Mapping[str, Any], Sequence[int] | None]
+
+
 def _generate(
     model: LocalChatModel,
     messages: list[dict[str, Any]],
@@ -407,26 +443,48 @@ def _generate(
     seeds: Sequence[int | None] | None = None,
 ) -> list[LocalReply]:
     """Chat calls for OpenAI-style ``params``: one with ``params``' seed, or one per seed of
-    ``seeds``; a prompt too long for the context as :class:`ContextWindowExceeded`, a bad
-    ``threads`` setting as :class:`BadRequest`.
+    ``seeds``; failures as :func:`_generate_batch` says."""
+    (result,) = _generate_batch(model, [(messages, params, seeds)])
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _generate_batch(model: LocalChatModel, calls: Sequence[Call]
+                    ) -> list[list[LocalReply] | Exception]:
+    """:func:`_generate` for several calls at once, decoded together (their ``threads``
+    setting is the first's). Each gets its replies or its own failure: a prompt too long for
+    the context as :class:`ContextWindowExceeded`, a bad ``threads`` setting as
+    :class:`BadRequest`.
 
     llama-cpp-python raises a plain ``ValueError`` for the context: the engine keeps its
     message, which is all there is to go by.
     """
-    chat = _chat_params(params)
-    if seeds is None:
-        seeds = [chat.get("seed")]
-    chat.pop("seed", None)
+    requests = []
+    for messages, params, seeds in calls:
+        chat = _chat_params(params)
+        chat.pop("threads", None)
+        wanted = [chat.get("seed")] if seeds is None else seeds
+        chat.pop("seed", None)
+        requests.append((messages, wanted, chat))
+    threads = _chat_params(calls[0][1]).get("threads") if calls else None
     try:
-        return model.chat_many(messages, seeds, **chat)
+        results = model.chat_batch(requests, threads=threads)
     except ValueError as exc:
-        if "exceed context window" in str(exc):
-            raise ContextWindowExceeded(
-                f"{MODEL_NAME} has a {N_CTX}-token context window: {exc}"
-            ) from exc
         if "threads" in str(exc):
-            raise BadRequest(str(exc), label="ValueError") from exc
+            error = BadRequest(str(exc), label="ValueError")
+            error.__cause__ = exc
+            return [error] * len(calls)
         raise
+    return [_as_model_error(r) if isinstance(r, BaseException) else r for r in results]
+
+
+def _as_model_error(exc: Exception) -> Exception:
+    if isinstance(exc, ValueError) and "exceed context window" in str(exc):
+        error = ContextWindowExceeded(f"{MODEL_NAME} has a {N_CTX}-token context window: {exc}")
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -444,25 +502,102 @@ def _local_executor() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
-async def _in_worker(
-    model: LocalChatModel,
-    messages: list[dict[str, Any]],
-    params: Mapping[str, Any],
-    seeds: Sequence[int | None] | None = None,
-) -> list[LocalReply]:
-    """:func:`_generate` on the model's worker thread, so the event loop keeps serving."""
-    loop = asyncio.get_running_loop()
-    call = functools.partial(
-        contextvars.copy_context().run, _generate, model, messages, params, seeds)
-    return await loop.run_in_executor(_local_executor(), call)
+# Event-loop turns a batch waits for more callers to join it, once the previous one is done:
+# a caller whose reply just came back needs a few to store its cells and ask again.
+_JOIN_TURNS = 8
+
+
+@dataclass(eq=False)
+class _Waiting:
+    model: LocalChatModel
+    call: Call
+    future: asyncio.Future[list[LocalReply]]
+
+    @property
+    def seeds(self) -> int:
+        return 1 if self.call[2] is None else len(self.call[2])
+
+    @property
+    def threads(self) -> Any:
+        return self.call[1].get("threads")
+
+
+class _Queue:
+    """Requests waiting for the model's worker thread, taken a batch at a time.
+
+    Why: the runner has several cases in flight (its concurrency), and a chain step's reruns
+    may each have their own prompt. Decoded together, their sequences share every step's pass
+    over the weights: a step of 15 sequences costs about 2.5× one of a single sequence, not
+    15×. While a batch runs, new requests queue; the next batch takes all that fit
+    (:data:`~workbench.models._local_engine.BATCH_SEQUENCES` sequences, one model and thread
+    setting), oldest first. Each caller gets exactly the replies it would get alone.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: list[_Waiting] = []
+        self._drain: asyncio.Task[None] | None = None
+
+    def put(self, waiting: _Waiting) -> None:
+        self.waiting.append(waiting)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.get_running_loop().create_task(self._run())
+
+    def _take(self) -> list[_Waiting]:
+        from workbench.models._local_engine import BATCH_SEQUENCES
+
+        self.waiting = [w for w in self.waiting if not w.future.done()]  # cancelled callers
+        if not self.waiting:
+            return []
+        first = self.waiting[0]
+        taken, seeds = [], 0
+        for waiting in self.waiting:
+            if waiting.model is not first.model or waiting.threads != first.threads:
+                continue
+            if taken and seeds + waiting.seeds > BATCH_SEQUENCES:
+                break
+            taken.append(waiting)
+            seeds += waiting.seeds
+        self.waiting = [w for w in self.waiting if w not in taken]
+        return taken
+
+    async def _run(self) -> None:
+        from workbench.models._local_engine import BATCH_SEQUENCES
+
+        loop = asyncio.get_running_loop()
+        while self.waiting:
+            for _ in range(_JOIN_TURNS):
+                if sum(w.seeds for w in self.waiting) >= BATCH_SEQUENCES:
+                    break
+                await asyncio.sleep(0)
+            taken = self._take()
+            if not taken:
+                continue
+            call = functools.partial(contextvars.copy_context().run, _generate_batch,
+                                     taken[0].model, [w.call for w in taken])
+            try:
+                results = await loop.run_in_executor(_local_executor(), call)
+            except asyncio.CancelledError:
+                for waiting in taken + self.waiting:
+                    waiting.future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - llama.cpp failed the whole batch
+                results = [exc] * len(taken)
+            for waiting, result in zip(taken, results, strict=True):
+                if waiting.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    waiting.future.set_exception(result)
+                else:
+                    waiting.future.set_result(result)
 
 
 class LocalTransport:
     """The embedded model as a transport: ``local/…`` names, called in-process.
 
     It completes several seeds of one request together (:meth:`complete_seeds`): the prompt
-    is evaluated once and the samples decode as one batch. Each reply carries the model time
-    it took (its share of a group's), not the time spent queueing behind other calls.
+    is evaluated once and the samples decode as one batch; requests that arrive while the
+    model is busy join the next batch (:class:`_Queue`). Each reply carries the model time
+    it took (its share of a batch's), not the time spent queueing behind other calls.
 
     Its replies cost 0.0 (nothing is paid per call), and :mod:`workbench.models.prices` has
     no price for it, so the escalation report calls its rate unknown rather than $0.
@@ -471,6 +606,7 @@ class LocalTransport:
     def __init__(self) -> None:
         self._model = LocalChatModel()
         self._tuned: dict[str, LocalChatModel] = {}
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
 
     def _model_for(self, name: str) -> LocalChatModel:
         """The base model, or for ``local/smollm2+NAME`` the base with adapter NAME."""
@@ -480,6 +616,14 @@ class LocalTransport:
         if model is None:
             model = self._tuned[name] = LocalChatModel(resolve_adapter(name))
         return model
+
+    def _queue(self) -> _Queue:
+        loop = asyncio.get_running_loop()
+        for other in [other for other in self._queues if other.is_closed()]:
+            del self._queues[other]
+        if loop not in self._queues:
+            self._queues[loop] = _Queue()
+        return self._queues[loop]
 
     async def complete(self, request: Request) -> Reply:
         (reply,) = await self._call(request, None)
@@ -491,8 +635,11 @@ class LocalTransport:
 
     async def _call(self, request: Request, seeds: list[int] | None) -> list[Reply]:
         try:
-            replies = await _in_worker(self._model_for(request.model), request.messages,
-                                       request.params, seeds)
+            waiting = _Waiting(self._model_for(request.model),
+                               (request.messages, request.params, seeds),
+                               asyncio.get_running_loop().create_future())
+            self._queue().put(waiting)
+            replies = await waiting.future
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - llama.cpp's own failures: a retry repeats them

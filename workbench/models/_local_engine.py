@@ -10,12 +10,18 @@ decodes one sequence at a time. This module drives llama.cpp's low-level API ins
   its memory is bounded by construction. A prompt that shares a prefix with the resident one
   (the cases of a few-shot prompt share its examples) evaluates only what follows the prefix;
   measured, the logits are bitwise those of a full evaluation.
-* **Batched reruns.** Several seeds of one prompt decode together, as parallel sequences of one
-  batch, each with its own sampler chain (and grammar, when one constrains the output). The
-  batch context keeps one KV stream per sequence (``kv_unified`` off), so each sequence's
-  attention reads the same cells in the same order as a lone call: the outputs are bitwise
-  those of the sequential path, whichever sequences share a batch. (With llama.cpp's unified
-  KV buffer they are not: measured, a sequence's logits then depend on its neighbours.)
+* **Batched reruns, batched requests.** The seeds of a prompt — and of several prompts, the
+  cases in flight — decode together, as parallel sequences of one batch, each with its own
+  sampler chain (and grammar, when one constrains the output). The batch context keeps one
+  KV stream per sequence (``kv_unified`` off), so each sequence's attention reads the same
+  cells in the same order as a lone call: the outputs are bitwise those of the sequential
+  path, whichever sequences share a batch. (With llama.cpp's unified KV buffer they are not:
+  measured, a sequence's logits then depend on its neighbours.) Two rules keep it so, both
+  found by comparing outputs: each prompt is evaluated in llama.cpp batches of its own (the
+  suffixes of several prompts in one batch changed a few outputs in a thousand), and a
+  sequence moved to close a gap left by finished ones is moved whole, stream and layout.
+* **Grammar masks.** What a grammar allows next depends only on the tokens it has accepted,
+  so the mask is computed once per state and reused (:meth:`Engine._allowed`).
 * **The same outputs as before.** Prompt formatting, the sampler chain (order and defaults),
   stop sequences and text assembly follow llama-cpp-python 0.3's chat completion step for
   step, so for a given prompt and seed the text is token for token what it returns; the tests
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -41,8 +48,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only: importing llama_cpp is slow
 
 # Sequences decoded together at most (a case with more reruns runs in several batches) and the
 # KV cells of each: a request that does not fit runs sequentially in the main context.
-BATCH_SEQUENCES = 8
+BATCH_SEQUENCES = 16
 BATCH_STREAM_CELLS = 512
+_MASK_CACHE = 1024  # grammar masks kept (6 KB each)
 _N_BATCH = 512  # llama-cpp-python's default; prompt chunks must match its for equal numerics
 _PENALTY_LAST_N = 64  # llama-cpp-python's last_n_tokens_size
 PREFIX_REUSE = True
@@ -202,7 +210,9 @@ class Engine:
         dtype = numpy.dtype([("id", numpy.intc), ("logit", numpy.single), ("p", numpy.single)],
                             align=True)
         self._candidates = numpy.zeros(self.n_vocab, dtype=dtype)
+        self._scratch = numpy.zeros(self.n_vocab, dtype=dtype)
         self._ids = numpy.arange(self.n_vocab, dtype=numpy.intc)
+        self._masks: OrderedDict[tuple[str, tuple[int, ...]], np.ndarray] = OrderedDict()
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -263,23 +273,18 @@ class Engine:
         stop = result.stop if isinstance(result.stop, list) else [result.stop]
         return tokens, [s for s in stop if s]
 
-    def _sampler(self, sampling: Sampling, seed: int) -> Any:
-        """A sampler chain in llama-cpp-python's order: penalties, grammar, then greedy, or
-        top-k, typical, top-p, min-p, temperature and the seeded draw."""
+    def _sampler(self, sampling: Sampling, seed: int) -> tuple[Any, _Grammar | None]:
+        """A sampler chain in llama-cpp-python's order — penalties, grammar, then greedy, or
+        top-k, typical, top-p, min-p, temperature and the seeded draw — with the grammar kept
+        out of the chain, as a :class:`_Grammar` that :meth:`_sample` applies first (the same
+        result: penalties keep a rejected token's ``-inf``)."""
         ll = self.ll
+        grammar = self._grammar(sampling.grammar) if sampling.grammar else None
         chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
         add = lambda sampler: ll.llama_sampler_chain_add(chain, sampler)  # noqa: E731
         add(ll.llama_sampler_init_penalties(
             self.n_vocab, _PENALTY_LAST_N, sampling.repeat_penalty,
             sampling.frequency_penalty, sampling.presence_penalty))
-        if sampling.grammar:
-            grammar = ll.llama_sampler_init_grammar(
-                self.vocab, sampling.grammar.encode("utf-8"), b"root")
-            if not grammar:  # llama.cpp would crash the process on it later
-                ll.llama_sampler_free(chain)
-                raise BadRequest("the output grammar does not parse (GBNF with a 'root' rule "
-                                 f"expected): {sampling.grammar[:200]!r}", label="GrammarError")
-            add(grammar)
         temperature = sampling.temperature
         if temperature < 0:
             add(ll.llama_sampler_init_dist(seed))
@@ -292,21 +297,73 @@ class Engine:
             add(ll.llama_sampler_init_min_p(sampling.min_p, 1))
             add(ll.llama_sampler_init_temp(temperature))
             add(ll.llama_sampler_init_dist(seed))
-        return chain
+        return chain, grammar
 
-    def _sample(self, chain: Any, logits: Any) -> int:
-        """Apply the chain to one row of logits and accept the token it picks (what
-        ``llama_sampler_sample`` does, but from any logits: the prompt's are kept aside)."""
-        ll, candidates = self.ll, self._candidates
+    def _grammar(self, text: str) -> _Grammar:
+        pointer = self.ll.llama_sampler_init_grammar(self.vocab, text.encode("utf-8"), b"root")
+        if not pointer:  # llama.cpp would crash the process on it later
+            raise BadRequest("the output grammar does not parse (GBNF with a 'root' rule "
+                             f"expected): {text[:200]!r}", label="GrammarError")
+        return _Grammar(text, pointer)
+
+    def _free(self, sequences: Sequence[_Sequence]) -> None:
+        for sequence in sequences:
+            if sequence.chain is not None:
+                self.ll.llama_sampler_free(sequence.chain)
+                sequence.chain = None
+            if sequence.grammar is not None:
+                self.ll.llama_sampler_free(sequence.grammar.pointer)
+                sequence.grammar = None
+
+    def _array(self, candidates: np.ndarray) -> Any:
+        """``candidates`` as llama.cpp's token data array (unsorted, nothing selected)."""
+        ll = self.ll
         candidates["id"] = self._ids
-        candidates["logit"] = logits
         candidates["p"] = 0.0
-        array = ll.llama_token_data_array(
+        return ll.llama_token_data_array(
             data=candidates.ctypes.data_as(ll.llama_token_data_p), size=self.n_vocab,
             selected=-1, sorted=False)
-        ll.llama_sampler_apply(chain, ctypes.byref(array))
+
+    def _allowed(self, grammar: _Grammar) -> np.ndarray:
+        """The tokens ``grammar`` allows next, as a boolean mask, from the cache or computed.
+
+        What a grammar rejects depends on its state alone (the tokens it accepted), never on
+        the logits: llama.cpp sets a rejected token's logit to ``-inf`` and touches nothing
+        else. So the mask is computed once per state — on zero logits, so that a token some
+        logits row already had at ``-inf`` is not mistaken for a rejected one — and reused:
+        the reruns of a label grammar meet a handful of states, and applying one to 49,152
+        candidates cost more than the rest of a sampling step.
+        """
+        key = (grammar.text, tuple(grammar.tokens))
+        packed = self._masks.get(key)
+        if packed is None:
+            scratch = self._scratch
+            array = self._array(scratch)
+            scratch["logit"] = 0.0
+            self.ll.llama_sampler_apply(grammar.pointer, ctypes.byref(array))
+            packed = self.np.packbits(scratch["logit"] != -self.np.inf)
+            self._masks[key] = packed
+            if len(self._masks) > _MASK_CACHE:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(key)
+        return self.np.unpackbits(packed, count=self.n_vocab).view(bool)
+
+    def _sample(self, sequence: _Sequence, logits: np.ndarray) -> int:
+        """Apply the sequence's grammar and chain to one row of logits and accept the token
+        picked (what ``llama_sampler_sample`` does, but from any logits: the prompt's are kept
+        aside)."""
+        ll, candidates = self.ll, self._candidates
+        array = self._array(candidates)
+        candidates["logit"] = logits
+        if sequence.grammar is not None:
+            candidates["logit"][~self._allowed(sequence.grammar)] = -self.np.inf
+        ll.llama_sampler_apply(sequence.chain, ctypes.byref(array))
         token = int(array.data[array.selected].id)
-        ll.llama_sampler_accept(chain, token)
+        ll.llama_sampler_accept(sequence.chain, token)
+        if sequence.grammar is not None:
+            ll.llama_sampler_accept(sequence.grammar.pointer, token)
+            sequence.grammar.tokens.append(token)
         return token
 
     def _logits(self, context: _Context, index: int) -> np.ndarray:
@@ -329,16 +386,17 @@ class Engine:
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
 
-    def _load_prompt(self, context: _Context, tokens: list[int]) -> float:
-        """Make ``tokens`` the context's resident prompt, evaluating it only if it is not
-        already; returns the seconds spent. Every other sequence is emptied."""
+    def _load_prompt(self, context: _Context, tokens: list[int]) -> tuple[float, int]:
+        """Make ``tokens`` the context's resident prompt (sequence 0), evaluating it only if
+        it is not already; returns the seconds spent and the tokens evaluated. Every other
+        sequence is emptied."""
         ll = self.ll
         memory = ll.llama_get_memory(context.ptr)
         for sequence in range(1, context.sequences):
             ll.llama_memory_seq_rm(memory, sequence, -1, -1)
         if context.prompt == tokens and context.logits is not None:
             ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
-            return 0.0
+            return 0.0, 0
         started = perf_counter()
         kept = _common_prefix(context.prompt, tokens) if PREFIX_REUSE else 0
         context.prompt, context.logits = [], None
@@ -353,7 +411,7 @@ class Engine:
                                    for i, token in enumerate(chunk)])
         context.logits = self._logits(context, -1).copy()
         context.prompt = list(tokens)
-        return perf_counter() - started
+        return perf_counter() - started, len(tokens) - kept
 
     def _set_threads(self, context: _Context, threads: int) -> None:
         if context.threads != threads:
@@ -367,88 +425,274 @@ class Engine:
         ``batch`` decodes the seeds together when they fit the batch context. Raises
         ``ValueError`` (llama-cpp-python's message) for a prompt longer than the context.
         """
+        (result,) = self.generate_many([(messages, sampling, seeds)], batch=batch,
+                                       threads=threads)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def generate_many(self, requests: Sequence[tuple[list[dict[str, Any]], Sampling,
+                                                     Sequence[int]]],
+                      *, batch: bool, threads: int) -> list[list[Sample] | Exception]:
+        """For each request (messages, sampling, seeds), one sample per seed, in order — or
+        the exception that request alone raised (``ValueError``, llama-cpp-python's message,
+        for a prompt longer than the context; :class:`BadRequest` for a grammar that does not
+        parse).
+
+        With ``batch``, the requests' sequences decode together, :data:`BATCH_SEQUENCES` at a
+        time, each prompt evaluated once (after the prefix it shares with the first); without,
+        or for a request too long for a batch stream, one after the other. Either way every
+        sample is the one its request and seed give alone.
+        """
+        results: list[list[Sample] | Exception] = []
+        jobs: list[_Job] = []
+        for messages, sampling, seeds in requests:
+            try:
+                job = self._job(messages, sampling, seeds)
+            except (ValueError, BadRequest) as exc:
+                results.append(exc)
+                continue
+            results.append(job.samples)  # type: ignore[arg-type]  # filled in below
+            jobs.append(job)
+        pieces = [_Piece(job, list(range(start, min(start + BATCH_SEQUENCES, len(job.seeds)))))
+                  for job in jobs for start in range(0, len(job.seeds), BATCH_SEQUENCES)]
+        together = [p for p in pieces if batch and p.job.fits_batch]
+        alone = [p for p in pieces if p not in together]
+        if len(together) == 1 and len(together[0].indices) == 1:
+            alone, together = together + alone, []  # one sequence: the main context serves
+        if together:
+            context = self._batch_context()
+            self._set_threads(context, threads)
+            for group in _pack(together, BATCH_SEQUENCES):
+                self._run_batch(context, group)
+        if alone:
+            self._set_threads(self.main, threads)
+            for piece in alone:
+                self._run_alone(piece)
+        return results
+
+    def _job(self, messages: list[dict[str, Any]], sampling: Sampling,
+             seeds: Sequence[int]) -> _Job:
         tokens, template_stop = self.prompt(messages)
         n_ctx = self.main.cells
         if len(tokens) >= n_ctx:
             raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {n_ctx}")
+        if sampling.grammar:  # refused here, for this request alone, not in the middle of a batch
+            self.ll.llama_sampler_free(self._grammar(sampling.grammar).pointer)
         max_tokens = sampling.max_tokens
         if max_tokens <= 0:
             max_tokens = n_ctx - len(tokens)
         max_tokens = min(max_tokens, n_ctx - len(tokens))
-        stop = [*sampling.stop, *template_stop]
-        # A few cells to spare: an unfinished UTF-8 character may run past max_tokens.
-        fits = len(tokens) + max_tokens + 8 <= BATCH_STREAM_CELLS
-        if batch and len(seeds) > 1 and fits:
-            context, width = self._batch_context(), BATCH_SEQUENCES
-        else:
-            context, width = self.main, 1
-        self._set_threads(context, threads)
-        samples: list[Sample] = []
-        for start in range(0, len(seeds), width):
-            group = list(seeds[start:start + width])
-            texts = [_Text(self, tokens, stop, max_tokens) for _ in group]
-            shares = self._run_group(context, tokens, sampling, group, texts)
-            samples += [Sample(t.text.decode("utf-8", errors="ignore"), len(tokens),
-                               len(t.tokens), t.finish_reason, seed, share)
-                        for t, seed, share in zip(texts, group, shares, strict=True)]
-        return samples
+        return _Job(tokens, [*sampling.stop, *template_stop], max_tokens, sampling, list(seeds))
 
-    def _run_group(self, context: _Context, tokens: list[int], sampling: Sampling,
-                   seeds: list[int], texts: list[_Text]) -> list[float]:
-        """Decode ``seeds`` from the resident prompt: together if the context has room for
-        them, else one after the other. Returns each sample's share of the time."""
-        chains = [self._sampler(sampling, seed) for seed in seeds]
-        shares = [0.0] * len(seeds)
+    def _sequences(self, piece: _Piece) -> list[_Sequence]:
+        job = piece.job
+        sequences: list[_Sequence] = []
         try:
-            prompt_s = self._load_prompt(context, tokens)
-            for i in range(len(seeds)):
-                shares[i] += prompt_s / len(seeds)
-            if context.sequences > 1:
-                self._decode_together(context, tokens, chains, texts, shares)
-            else:
-                memory = self.ll.llama_get_memory(context.ptr)
-                for i, (chain, text) in enumerate(zip(chains, texts, strict=True)):
-                    if i:
-                        self.ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
-                    started = perf_counter()
-                    self._decode_alone(context, tokens, chain, text)
-                    shares[i] += perf_counter() - started
+            for index in piece.indices:
+                chain, grammar = self._sampler(job.sampling, job.seeds[index])
+                sequences.append(_Sequence(chain, grammar, _Text(self, job.tokens, job.stop,
+                                                                 job.max_tokens), piece, index))
+        except BaseException:
+            self._free(sequences)
+            raise
+        return sequences
+
+    def _finish(self, sequences: Sequence[_Sequence]) -> None:
+        for sequence in sequences:
+            job, text = sequence.piece.job, sequence.text
+            job.samples[sequence.index] = Sample(
+                text.text.decode("utf-8", errors="ignore"), len(job.tokens), len(text.tokens),
+                text.finish_reason, job.seeds[sequence.index], sequence.seconds)
+
+    def _run_alone(self, piece: _Piece) -> None:
+        """The piece's seeds one after the other in the main context, from its prompt
+        evaluated once."""
+        context, tokens = self.main, piece.job.tokens
+        memory = self.ll.llama_get_memory(context.ptr)
+        sequences = self._sequences(piece)
+        try:
+            prompt_s, _ = self._load_prompt(context, tokens)
+            for i, sequence in enumerate(sequences):
+                if i:
+                    self.ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
+                started = perf_counter()
+                text = sequence.text
+                token = self._sample(sequence, context.logits)
+                while not text.push(token):
+                    self._decode(context, [(token, len(tokens) + len(text.tokens) - 1, 0, True)])
+                    token = self._sample(sequence, self._logits(context, -1))
+                sequence.seconds = prompt_s / len(sequences) + perf_counter() - started
+            self._finish(sequences)
         finally:
-            for chain in chains:
-                self.ll.llama_sampler_free(chain)
-        return shares
+            self._free(sequences)
 
-    def _decode_alone(self, context: _Context, tokens: list[int], chain: Any,
-                      text: _Text) -> None:
-        token = self._sample(chain, context.logits)
-        while not text.push(token):
-            self._decode(context, [(token, len(tokens) + len(text.tokens) - 1, 0, True)])
-            token = self._sample(chain, self._logits(context, -1))
+    def _run_batch(self, context: _Context, pieces: list[_Piece]) -> None:
+        """The pieces' seeds decoded together in the batch context.
 
-    def _decode_together(self, context: _Context, tokens: list[int], chains: list[Any],
-                         texts: list[_Text], shares: list[float]) -> None:
+        The first piece's prompt becomes the resident one (sequence 0); every other piece's
+        prompt goes to a sequence of its own (1, 2, …): the prefix it shares with the first is
+        copied, the rest evaluated, all of them in one batch. Each piece's further seeds get
+        copies of its prompt's cells, and then every sequence advances one token per step.
+        """
         ll = self.ll
         memory = ll.llama_get_memory(context.ptr)
-        for sequence in range(1, len(chains)):
-            ll.llama_memory_seq_cp(memory, 0, sequence, -1, -1)
-        live: list[tuple[int, int]] = []  # (sequence, its next token)
-        started = perf_counter()
-        for sequence, (chain, text) in enumerate(zip(chains, texts, strict=True)):
-            token = self._sample(chain, context.logits)
-            if not text.push(token):
-                live.append((sequence, token))
-        for sequence in range(len(chains)):
-            shares[sequence] += (perf_counter() - started) / len(chains)
-        while live:
+        sequences = [s for piece in pieces for s in self._sequences(piece)]
+        try:
+            leaders = {piece: i for i, piece in enumerate(pieces)}
+            first = pieces[0].job.tokens
+            prompt_s, evaluated = self._load_prompt(context, first)
             started = perf_counter()
-            self._decode(context, [(token, len(tokens) + len(texts[s].tokens) - 1, s, True)
-                                   for s, token in live])
+            logits = [context.logits]
+            entries: list[tuple[int, int, int, bool]] = []
+            ends: list[int] = []  # where each piece's last prompt token is in ``entries``
+            for number, piece in enumerate(pieces[1:], start=1):
+                tokens = piece.job.tokens
+                kept = _common_prefix(first, tokens) if PREFIX_REUSE else 0
+                if kept:  # llama.cpp copies only whole sequences between streams: trim after
+                    ll.llama_memory_seq_cp(memory, 0, number, -1, -1)
+                    ll.llama_memory_seq_rm(memory, number, kept, -1)
+                entries += [(token, kept + i, number, kept + i == len(tokens) - 1)
+                            for i, token in enumerate(tokens[kept:])]
+                ends.append(len(entries) - 1)
+                evaluated += len(tokens) - kept
+            begin = 0
+            for end in ends:  # each prompt in batches of its own: see the module docstring
+                for start in range(begin, end + 1, _N_BATCH):
+                    self._decode(context, entries[start:min(start + _N_BATCH, end + 1)])
+                logits.append(self._logits(context, -1).copy())
+                begin = end + 1
+            prompt_s += perf_counter() - started
+            # Each piece's other seeds: sequences after the leaders, with its prompt's cells.
+            slots, number = [], len(pieces)
+            for sequence in sequences:
+                leader = leaders[sequence.piece]
+                if sequence.index == sequence.piece.indices[0]:
+                    slots.append(leader)
+                else:
+                    ll.llama_memory_seq_cp(memory, leader, number, -1, -1)
+                    slots.append(number)
+                    number += 1
+            for sequence in sequences:
+                sequence.seconds = prompt_s / len(sequences)
+            self._decode_together(context, sequences, slots,
+                                  [logits[leaders[s.piece]] for s in sequences])
+            self._finish(sequences)
+        finally:
+            self._free(sequences)
+
+    def _decode_together(self, context: _Context, sequences: list[_Sequence], slots: list[int],
+                         first_logits: list[np.ndarray]) -> None:
+        """Sample every sequence from its prompt's logits, then decode the live ones as one
+        batch per step (sequence ``sequences[i]`` in KV sequence ``slots[i]``)."""
+        live: list[tuple[int, int]] = []  # (index into sequences, its next token)
+        started = perf_counter()
+        for i, (sequence, logits) in enumerate(zip(sequences, first_logits, strict=True)):
+            token = self._sample(sequence, logits)
+            if not sequence.text.push(token):
+                live.append((i, token))
+        for sequence in sequences:
+            sequence.seconds += (perf_counter() - started) / len(sequences)
+        while live:
+            self._compact(context, slots, [i for i, _ in live])
+            live.sort(key=lambda entry: slots[entry[0]])
+            started = perf_counter()
+            self._decode(context, [
+                (token, len(sequences[i].text.prompt) + len(sequences[i].text.tokens) - 1,
+                 slots[i], True) for i, token in live])
             still: list[tuple[int, int]] = []
-            for row, (sequence, _) in enumerate(live):
-                token = self._sample(chains[sequence], self._logits(context, row))
-                if not texts[sequence].push(token):
-                    still.append((sequence, token))
+            for row, (i, _) in enumerate(live):
+                token = self._sample(sequences[i], self._logits(context, row))
+                if not sequences[i].text.push(token):
+                    still.append((i, token))
             step = (perf_counter() - started) / len(live)
-            for sequence, _ in live:
-                shares[sequence] += step
+            for i, _ in live:
+                sequences[i].seconds += step
             live = still
+
+    def _compact(self, context: _Context, slots: list[int], live: list[int]) -> None:
+        """Move the live sequences to consecutive KV sequences (from 0, or from 1 once 0 is
+        done).
+
+        Why: llama.cpp splits a step whose sequence ids are not consecutive into one pass over
+        the weights per run of consecutive ids (measured: 8 sequences with gaps took 85 ms a
+        step, without 44 ms), and finished sequences leave gaps. A move is a copy of the whole
+        stream — its cells, their layout and its head — so the moved sequence decodes exactly
+        as it would have in place.
+        """
+        taken = {slots[i] for i in live}
+        # Sequence 0 holds the resident prompt, which the next batch may reuse: it is never
+        # written over, so the ids run from 1 once it is done.
+        first = 0 if 0 in taken else 1
+        wanted = range(first, first + len(live))
+        free = [slot for slot in wanted if slot not in taken]
+        memory = self.ll.llama_get_memory(context.ptr)
+        for i in live:
+            if slots[i] not in wanted:
+                target = free.pop()
+                self.ll.llama_memory_seq_cp(memory, slots[i], target, -1, -1)
+                self.ll.llama_memory_seq_rm(memory, slots[i], -1, -1)
+                slots[i] = target
+
+
+@dataclass
+class _Grammar:
+    """A sequence's output grammar (llama.cpp sampler) and the tokens it has accepted."""
+
+    text: str
+    pointer: Any
+    tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    """One request: its prompt, how to sample, its seeds and (as they finish) its samples."""
+
+    tokens: list[int]
+    stop: list[str]
+    max_tokens: int
+    sampling: Sampling
+    seeds: list[int]
+    samples: list[Sample | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.samples = [None] * len(self.seeds)
+
+    @property
+    def fits_batch(self) -> bool:
+        # A few cells to spare: an unfinished UTF-8 character may run past max_tokens.
+        return len(self.tokens) + self.max_tokens + 8 <= BATCH_STREAM_CELLS
+
+
+@dataclass(eq=False)
+class _Piece:
+    """Some of a job's seeds (by index), at most a batch's worth."""
+
+    job: _Job
+    indices: list[int]
+
+
+@dataclass(eq=False)
+class _Sequence:
+    """One seed being decoded: its sampler chain, grammar and text so far."""
+
+    chain: Any
+    grammar: _Grammar | None
+    text: _Text
+    piece: _Piece | None = None
+    index: int = 0
+    seconds: float = 0.0
+
+
+def _pack(pieces: list[_Piece], width: int) -> list[list[_Piece]]:
+    """Consecutive pieces in groups of at most ``width`` sequences, in order (the first of a
+    group is the prompt the next group most likely shares a prefix with)."""
+    groups: list[list[_Piece]] = []
+    used = width
+    for piece in pieces:
+        if used + len(piece.indices) > width:
+            groups.append([])
+            used = 0
+        groups[-1].append(piece)
+        used += len(piece.indices)
+    return groups

@@ -4,7 +4,8 @@ A transport sends a request once (:mod:`workbench.models.transport`); the gatewa
 per model and keeps what is the same for all of them: retries with exponential backoff and
 full jitter, honouring Retry-After, by the type of the failure
 (:mod:`workbench.models.errors`); a per-model concurrency limit that halves on bursts of
-429s; keys kept out of replies and errors; nonsense costs counted as 0; and the
+429s (not for a transport that groups seeds: the in-process model queues its own requests and
+batches them); keys kept out of replies and errors; nonsense costs counted as 0; and the
 :class:`Completion` record the runner stores.
 """
 
@@ -176,7 +177,8 @@ class Gateway:
         request = self._request(model, messages, params, api_base, api_key_env)
         chosen = self.transport_for(model, transport, api_base)
         reply, latency_ms, attempts = await self._with_retries(
-            model, lambda: chosen.complete(request))
+            model, lambda: chosen.complete(request),
+            limited=not isinstance(chosen, SeedGroupTransport))
         return _completion(reply, latency_ms, attempts)
 
     async def complete_seeds(
@@ -202,7 +204,7 @@ class Gateway:
             request = self._request(model, messages, params, api_base, api_key_env)
         except ModelError as exc:
             return [exc] * len(seeds)
-        if not isinstance(chosen, SeedGroupTransport) or len(seeds) == 1:
+        if not isinstance(chosen, SeedGroupTransport):
             routing = {"api_base": api_base, "api_key_env": api_key_env, "transport": transport}
             calls = [self.complete(model, messages, {**params, "seed": seed}, **routing)
                      for seed in seeds]
@@ -212,8 +214,11 @@ class Gateway:
                     raise result
             return list(results)  # type: ignore[arg-type]  # Completion | ModelError
         try:
+            # No per-model limit: such a transport queues its requests itself, and a batch
+            # decodes better the more of them it can take (see the embedded model's queue).
             replies, _, attempts = await self._with_retries(
-                model, lambda: chosen.complete_seeds(request, seeds), calls=len(seeds))
+                model, lambda: chosen.complete_seeds(request, seeds), calls=len(seeds),
+                limited=False)
         except ModelError as exc:
             return [exc] * len(seeds)
         if len(replies) != len(seeds):
@@ -224,12 +229,13 @@ class Gateway:
         return [_completion(reply, 0.0, attempts) for reply in replies]
 
     async def _with_retries(self, model: str, send: Callable[[], Awaitable[T]], *,
-                            calls: int = 1) -> tuple[T, float, int]:
-        """Send under the model's concurrency limit, retrying what a retry can fix; returns
-        the reply, the latency of the attempt that succeeded and the attempts made.
+                            calls: int = 1, limited: bool = True) -> tuple[T, float, int]:
+        """Send under the model's concurrency limit (unless not ``limited``), retrying what a
+        retry can fix; returns the reply, the latency of the attempt that succeeded and the
+        attempts made.
 
         ``calls`` is how many completions one send asks for: its deadline scales with it."""
-        limit = self.limit_for(model)
+        limit = self.limit_for(model) if limited else AdaptiveLimit(1 << 30)
         attempts = 0
         started = time.perf_counter()
         try:

@@ -73,7 +73,8 @@ class Transport(Protocol):
 @runtime_checkable
 class SeedGroupTransport(Transport, Protocol):
     """A transport that completes several seeds of one request at once, cheaper than one
-    request per seed; replies come back in the order of the seeds."""
+    request per seed; replies come back in the order of the seeds. It queues and batches
+    concurrent requests itself, so the gateway puts no concurrency limit in front of it."""
 
     async def complete_seeds(self, request: Request, seeds: Sequence[int]) -> list[Reply]: ...
 
