@@ -386,17 +386,16 @@ class Engine:
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
 
-    def _load_prompt(self, context: _Context, tokens: list[int]) -> tuple[float, int]:
+    def _load_prompt(self, context: _Context, tokens: list[int]) -> float:
         """Make ``tokens`` the context's resident prompt (sequence 0), evaluating it only if
-        it is not already; returns the seconds spent and the tokens evaluated. Every other
-        sequence is emptied."""
+        it is not already; returns the seconds spent. Every other sequence is emptied."""
         ll = self.ll
         memory = ll.llama_get_memory(context.ptr)
         for sequence in range(1, context.sequences):
             ll.llama_memory_seq_rm(memory, sequence, -1, -1)
         if context.prompt == tokens and context.logits is not None:
             ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
-            return 0.0, 0
+            return 0.0
         started = perf_counter()
         kept = _common_prefix(context.prompt, tokens) if PREFIX_REUSE else 0
         context.prompt, context.logits = [], None
@@ -411,7 +410,7 @@ class Engine:
                                    for i, token in enumerate(chunk)])
         context.logits = self._logits(context, -1).copy()
         context.prompt = list(tokens)
-        return perf_counter() - started, len(tokens) - kept
+        return perf_counter() - started
 
     def _set_threads(self, context: _Context, threads: int) -> None:
         if context.threads != threads:
@@ -512,7 +511,7 @@ class Engine:
         memory = self.ll.llama_get_memory(context.ptr)
         sequences = self._sequences(piece)
         try:
-            prompt_s, _ = self._load_prompt(context, tokens)
+            prompt_s = self._load_prompt(context, tokens)
             for i, sequence in enumerate(sequences):
                 if i:
                     self.ll.llama_memory_seq_rm(memory, 0, len(tokens), -1)
@@ -532,16 +531,18 @@ class Engine:
 
         The first piece's prompt becomes the resident one (sequence 0); every other piece's
         prompt goes to a sequence of its own (1, 2, …): the prefix it shares with the first is
-        copied, the rest evaluated, all of them in one batch. Each piece's further seeds get
-        copies of its prompt's cells, and then every sequence advances one token per step.
+        copied, the rest evaluated. Each piece's further seeds get copies of its prompt's
+        cells, and then every sequence advances one token per step.
         """
         ll = self.ll
         memory = ll.llama_get_memory(context.ptr)
-        sequences = [s for piece in pieces for s in self._sequences(piece)]
+        sequences: list[_Sequence] = []
         try:
+            for piece in pieces:
+                sequences += self._sequences(piece)
             leaders = {piece: i for i, piece in enumerate(pieces)}
             first = pieces[0].job.tokens
-            prompt_s, evaluated = self._load_prompt(context, first)
+            prompt_s = self._load_prompt(context, first)
             started = perf_counter()
             logits = [context.logits]
             entries: list[tuple[int, int, int, bool]] = []
@@ -549,13 +550,14 @@ class Engine:
             for number, piece in enumerate(pieces[1:], start=1):
                 tokens = piece.job.tokens
                 kept = _common_prefix(first, tokens) if PREFIX_REUSE else 0
-                if kept:  # llama.cpp copies only whole sequences between streams: trim after
-                    ll.llama_memory_seq_cp(memory, 0, number, -1, -1)
-                    ll.llama_memory_seq_rm(memory, number, kept, -1)
+                # llama.cpp copies only whole sequences between streams: copy, then trim. Even
+                # with nothing shared: the trim leaves the stream's next cell at ``kept``, so
+                # the prompt lies in the cells a lone evaluation would use.
+                ll.llama_memory_seq_cp(memory, 0, number, -1, -1)
+                ll.llama_memory_seq_rm(memory, number, kept, -1)
                 entries += [(token, kept + i, number, kept + i == len(tokens) - 1)
                             for i, token in enumerate(tokens[kept:])]
                 ends.append(len(entries) - 1)
-                evaluated += len(tokens) - kept
             begin = 0
             for end in ends:  # each prompt in batches of its own: see the module docstring
                 for start in range(begin, end + 1, _N_BATCH):
