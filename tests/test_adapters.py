@@ -120,6 +120,28 @@ def test_a_run_on_a_missing_adapter_is_refused_before_any_cell(
     assert "Traceback" not in err
 
 
+def test_adapters_live_in_the_project_given_with_project(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Like its store, a project's adapters are in its own .workbench/, wherever the command
+    runs from; outside a command the working folder's, as before."""
+    from workbench.models.adapters import DEFAULT_DIR, adapters_dir
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    suite, _ = _project(project, 3, models="models: [local/smollm2+nope]\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("WORKBENCH_ADAPTERS", raising=False)
+    assert main(["--project", str(project), "run", str(suite), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"no fine-tuned adapter 'nope' in {project / '.workbench' / 'adapters'}/" in err
+    assert adapters_dir() == DEFAULT_DIR  # the command is over
+    monkeypatch.setenv("WORKBENCH_ADAPTERS", str(tmp_path / "mine"))
+    assert main(["--project", str(project), "run", str(suite), "--quiet"]) == 2
+    assert f"in {tmp_path / 'mine'}/" in capsys.readouterr().err  # the variable still wins
+
+
 def test_an_unknown_local_model_still_names_the_embedded_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     suite, _ = _project(tmp_path, 3, models="models: [local/other]\n")

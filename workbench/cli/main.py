@@ -388,7 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         func = cmd_tui
     try:
         _check_common(args)
-        return func(args)
+        from workbench.models.adapters import in_project
+
+        with in_project(_project(args)):
+            return func(args)
     except InputError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -44,10 +46,30 @@ VERDICT_NO_GAIN = "no_gain"  # no detectable gain
 VERDICT_WORSE = "worse"  # the pass rate fell, its interval below 0
 
 
+_project: Path | None = None  # set by in_project(): process-wide, as one CLI call is one project
+
+
 def adapters_dir() -> Path:
-    """The folder holding one subfolder per adapter (``$WORKBENCH_ADAPTERS`` wins)."""
+    """The folder holding one subfolder per adapter: ``$WORKBENCH_ADAPTERS``, else
+    ``.workbench/adapters`` in the project (:func:`in_project`), else in the working folder."""
     override = os.environ.get(ENV_ADAPTERS)
-    return Path(override).expanduser() if override else DEFAULT_DIR
+    if override:
+        return Path(override).expanduser()
+    return _project / DEFAULT_DIR if _project is not None else DEFAULT_DIR
+
+
+@contextmanager
+def in_project(project: str | os.PathLike[str]) -> Iterator[None]:
+    """Adapters live in ``project``'s ``.workbench/`` for the duration, as its store does:
+    ``workbench --project P`` run from elsewhere trains, finds and reports P's adapters.
+    Process-wide (not a context variable): model calls and the TUI's workers run on other
+    threads."""
+    global _project
+    previous, _project = _project, Path(project)
+    try:
+        yield
+    finally:
+        _project = previous
 
 
 def is_valid_name(name: str) -> bool:
