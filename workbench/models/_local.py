@@ -46,7 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.models._local_engine import Engine, Sampling, response_format_grammar
+from workbench.models._local_engine import (
+    BATCH_SEQUENCES,
+    Engine,
+    Sampling,
+    response_format_grammar,
+)
 from workbench.models._local_threads import (
     ENV_THREADS,
     ThreadPolicy,
@@ -460,14 +465,13 @@ def _generate_batch(model: LocalChatModel, calls: Sequence[Call]
     llama-cpp-python raises a plain ``ValueError`` for the context: the engine keeps its
     message, which is all there is to go by.
     """
-    requests = []
+    requests, settings = [], []
     for messages, params, seeds in calls:
         chat = _chat_params(params)
-        chat.pop("threads", None)
-        wanted = [chat.get("seed")] if seeds is None else seeds
-        chat.pop("seed", None)
-        requests.append((messages, wanted, chat))
-    threads = _chat_params(calls[0][1]).get("threads") if calls else None
+        settings.append(chat.pop("threads", None))
+        seed = chat.pop("seed", None)
+        requests.append((messages, [seed] if seeds is None else seeds, chat))
+    threads = settings[0] if settings else None
     try:
         results = model.chat_batch(requests, threads=threads)
     except ValueError as exc:
@@ -543,8 +547,6 @@ class _Queue:
             self._drain = asyncio.get_running_loop().create_task(self._run())
 
     def _take(self) -> list[_Waiting]:
-        from workbench.models._local_engine import BATCH_SEQUENCES
-
         self.waiting = [w for w in self.waiting if not w.future.done()]  # cancelled callers
         if not self.waiting:
             return []
@@ -561,8 +563,6 @@ class _Queue:
         return taken
 
     async def _run(self) -> None:
-        from workbench.models._local_engine import BATCH_SEQUENCES
-
         loop = asyncio.get_running_loop()
         while self.waiting:
             for _ in range(_JOIN_TURNS):

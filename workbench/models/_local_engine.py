@@ -456,7 +456,7 @@ class Engine:
         pieces = [_Piece(job, list(range(start, min(start + BATCH_SEQUENCES, len(job.seeds)))))
                   for job in jobs for start in range(0, len(job.seeds), BATCH_SEQUENCES)]
         together = [p for p in pieces if batch and p.job.fits_batch]
-        alone = [p for p in pieces if p not in together]
+        alone = [p for p in pieces if not (batch and p.job.fits_batch)]
         if len(together) == 1 and len(together[0].indices) == 1:
             alone, together = together + alone, []  # one sequence: the main context serves
         if together:
