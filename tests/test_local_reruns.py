@@ -321,6 +321,18 @@ def test_a_bad_threads_setting_is_refused_before_the_run(tmp_path: Path) -> None
         check_local_models(make_plan(suite), {v.ref: v for v in suite.variants})
 
 
+def test_a_bad_threads_variable_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not 60 stored errors, one per cell: the run does not start."""
+    path = write_suite(tmp_path, {"a": ECHO}, [{"id": "c", "vars": {"q": "x"}}])
+    suite = load_suite(path)
+    monkeypatch.setenv(threads_mod.ENV_THREADS, "lots")
+    with pytest.raises(InputError, match=r"\$WORKBENCH_LOCAL_THREADS: expected 'auto' or a "
+                                         r"positive number of threads, got 'lots'"):
+        check_local_models(make_plan(suite), {v.ref: v for v in suite.variants})
+
+
 # --------------------------------------------------------------------------- the real model
 
 CLASSIFY = [

@@ -136,19 +136,30 @@ def check_api_keys(plan: Plan) -> None:
 
 def check_local_models(plan: Plan, variants: dict[str, PromptVersion]) -> None:
     """Refuse before any cell runs if the embedded model cannot load, or a ``threads``
-    setting for it is not ``auto`` or a count (exit 2, with the fix)."""
+    setting for it (``$WORKBENCH_LOCAL_THREADS`` too) is not ``auto`` or a count (exit 2,
+    with the fix)."""
     names = {m["name"] for m in plan.models}
     names |= {s.model for v in variants.values() for s in v.spec.steps or [] if s.model}
     if not any(n.startswith("local/") for n in names):
         return
     from workbench.models.adapters import resolve_adapter
-    from workbench.models.local import ModelUnavailable, check_local_model_available, parse_threads
+    from workbench.models.local import (
+        ENV_THREADS,
+        ModelUnavailable,
+        check_local_model_available,
+        parse_threads,
+    )
 
+    problems = []
+    try:
+        parse_threads(os.environ.get(ENV_THREADS), source=f"${ENV_THREADS}")
+    except ValueError as exc:
+        problems.append(Problem(str(exc), hint="set it to 'auto' or a number of threads, "
+                                "or unset it"))
     settings = [("params", plan.params)]
     settings += [(f"models ({m['name']}) params", m.get("params") or {}) for m in plan.models
                  if m["name"].startswith("local/")]
     settings += [(f"{v.ref} params", v.spec.params) for v in variants.values()]
-    problems = []
     for where, params in settings:
         try:
             parse_threads(params.get("threads"), source=f"{where}: threads")
