@@ -37,7 +37,8 @@ def app_for(project: Path, run: str | None = RUN_ID) -> WorkbenchApp:
 
 
 async def settle(pilot: Pilot) -> None:
-    """Let workers finish and their messages land, and stop the cursor blinking.
+    """Let workers finish and their messages land, stop the cursors blinking, and wait for
+    the screen to stop changing.
 
     Work deferred until after the first frame (the prompt list, its scan) may not have
     started yet on a cold, busy machine: wait for the first frame first, then for every
@@ -51,10 +52,20 @@ async def settle(pilot: Pilot) -> None:
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    for _ in range(3):
+    for field in pilot.app.screen.query("TextArea, Input"):
+        field.cursor_blink = False
+    # Then until the screen stops changing: three equal frames in a row. (A fixed wait was
+    # not enough on a cold, busy machine: the tree cursor, moved after a refresh, once landed
+    # after the snapshot.)
+    previous, steady = None, 0
+    for _ in range(60):
         await pilot.pause(0.05)
-    for area in pilot.app.screen.query("TextArea"):
-        area.cursor_blink = False
+        await pilot.app.workers.wait_for_complete()
+        frame = pilot.app.export_screenshot()
+        steady = steady + 1 if frame == previous else 0
+        previous = frame
+        if steady >= 3:
+            break
 
 
 def keys(*pressed: str) -> Callable[[Pilot], Awaitable[None]]:
